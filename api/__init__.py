@@ -1,0 +1,1 @@
+"""The job API (built in a later step)."""

@@ -1,0 +1,1 @@
+"""Small pieces every HTTP service here shares: problem+json errors, the WSGI server, logging."""

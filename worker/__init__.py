@@ -1,0 +1,1 @@
+"""Celery export workers (built in a later step)."""
