@@ -1,1 +1,1 @@
-"""The token service: the only owner of the Revizto refresh token (built in the next step)."""
+"""The token service: the only owner of the Revizto refresh token, shared safely by every worker."""

@@ -1,0 +1,27 @@
+"""python -m bench [NAME ...]: run benchmarks and print their numbers (also in bench/results/)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable
+
+from bench import token_service_bench
+
+BENCHMARKS: dict[str, Callable[[], None]] = {
+    "token_throughput": token_service_bench.throughput,
+    "token_storm": token_service_bench.storm,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="default: all")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for name in args.names or BENCHMARKS:
+        BENCHMARKS[name]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Token service benchmarks (issue 3).
+
+1. Throughput and latency of `GET /v1/token` with 32 concurrent clients, beside the floor:
+   a bare Redis read of the same state over 32 connections, in the same run.
+2. A storm: 200 callers at the moment of expiry. Upstream refreshes (must be 1), and the
+   callers' p99 latency divided by the sandbox's token-endpoint latency.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+import requests
+
+from bench.harness import Latencies, redis_server, report, sandbox, token_services, workdir
+
+CLIENTS = 32
+DURATION_S = 5.0
+STORM_CALLERS = 200
+TOKEN_LATENCY_MS = 200
+
+
+def _hammer(call: Callable[[], None], clients: int, duration_s: float) -> tuple[Latencies, float]:
+    """Run `call` from `clients` threads for `duration_s`; (latencies, calls per second)."""
+    samples: list[list[float]] = [[] for _ in range(clients)]
+    deadline = time.perf_counter() + duration_s
+    start = threading.Barrier(clients)
+
+    def loop(index: int) -> None:
+        start.wait()
+        while time.perf_counter() < deadline:
+            began = time.perf_counter()
+            call()
+            samples[index].append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(loop, range(clients)))
+    elapsed = time.perf_counter() - began
+    flat = [s for per_thread in samples for s in per_thread]
+    return Latencies(flat), len(flat) / elapsed
+
+
+def throughput() -> None:
+    with workdir() as tmp, redis_server() as server, sandbox(tmp) as fake:
+        with token_services(1, tmp, server.url(), fake) as (service,):
+            assert service.get_token().ok
+            local = threading.local()
+            headers = {"Authorization": f"Bearer {service.secret}"}
+
+            def get_token() -> None:
+                session = getattr(local, "session", None) or requests.Session()
+                local.session = session
+                reply = session.get(f"{service.base_url}/v1/token", headers=headers, timeout=10)
+                assert reply.status_code == 200
+
+            pool = redis.ConnectionPool.from_url(server.url(), max_connections=CLIENTS)
+            client = redis.Redis(connection_pool=pool)
+
+            def bare_redis() -> None:
+                assert client.hgetall("rxp:token:state")
+
+            service_lat, service_rps = _hammer(get_token, CLIENTS, DURATION_S)
+            redis_lat, redis_rps = _hammer(bare_redis, CLIENTS, DURATION_S)
+    report(
+        "token_throughput",
+        [
+            ("GET /v1/token req/s", f"{service_rps:,.0f}"),
+            (
+                "GET /v1/token p50 / p99",
+                f"{service_lat.p50 * 1000:.2f} ms / {service_lat.p99 * 1000:.2f} ms",
+            ),
+            ("bare Redis HGETALL req/s", f"{redis_rps:,.0f}"),
+            (
+                "bare Redis p50 / p99",
+                f"{redis_lat.p50 * 1000:.2f} ms / {redis_lat.p99 * 1000:.2f} ms",
+            ),
+            ("throughput ratio (redis / service)", f"{redis_rps / service_rps:.1f}x"),
+            ("p50 ratio (service / redis)", f"{service_lat.p50 / redis_lat.p50:.1f}x"),
+        ],
+        {
+            "clients": CLIENTS,
+            "duration_s": DURATION_S,
+            "service": {"rps": service_rps, "p50": service_lat.p50, "p99": service_lat.p99},
+            "redis": {"rps": redis_rps, "p50": redis_lat.p50, "p99": redis_lat.p99},
+        },
+    )
+
+
+def storm() -> None:
+    with workdir() as tmp, redis_server() as server, sandbox(tmp) as fake:
+        with token_services(2, tmp, server.url(), fake, TOKEN_LOCK_WAIT_SECONDS="30") as services:
+            assert services[0].get_token().ok
+            # A refresh token with no access token: every caller finds the token expired.
+            fresh = fake.exchange_code()
+            assert services[0].put_credentials({"refresh_token": fresh["refresh_token"]}).ok
+            fake.set_faults(token_latency_ms=TOKEN_LATENCY_MS)
+            fake.reset_stats()
+            barrier = threading.Barrier(STORM_CALLERS)
+
+            def caller(index: int) -> tuple[float, int]:
+                barrier.wait()
+                began = time.perf_counter()
+                reply = services[index % 2].get_token(timeout=60)
+                assert reply.status_code == 200, reply.text
+                return time.perf_counter() - began, int(reply.json()["generation"])
+
+            with ThreadPoolExecutor(STORM_CALLERS) as pool:
+                results = list(pool.map(caller, range(STORM_CALLERS)))
+            refreshes = fake.stats()["token_endpoint"]["refresh_token"]["ok"]
+    latencies = Latencies([seconds for seconds, _ in results])
+    generations = {generation for _, generation in results}
+    upstream = TOKEN_LATENCY_MS / 1000
+    report(
+        "token_storm",
+        [
+            ("callers (2 replicas)", str(STORM_CALLERS)),
+            ("upstream refreshes", str(refreshes)),
+            ("generations handed out", str(sorted(generations))),
+            ("sandbox token latency", f"{TOKEN_LATENCY_MS} ms"),
+            ("callers p50 / p99", f"{latencies.p50 * 1000:.0f} ms / {latencies.p99 * 1000:.0f} ms"),
+            ("p99 / token latency", f"{latencies.p99 / upstream:.2f}x"),
+        ],
+        {
+            "callers": STORM_CALLERS,
+            "refreshes": refreshes,
+            "generations": sorted(generations),
+            "token_latency_s": upstream,
+            "p50": latencies.p50,
+            "p99": latencies.p99,
+            "p99_over_token_latency": latencies.p99 / upstream,
+        },
+    )
+    assert refreshes == 1, f"storm caused {refreshes} refreshes"

@@ -1,0 +1,77 @@
+"""SingleFlight: concurrent callers for one key share one execution and its outcome."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.support.waiting import wait_until
+from token_service.single_flight import FlightTimeout, SingleFlight
+
+
+def test_concurrent_callers_share_one_execution() -> None:
+    flights: SingleFlight[int] = SingleFlight()
+    release = threading.Event()
+    calls = []
+
+    def work() -> int:
+        calls.append(1)
+        release.wait(10)
+        return 42
+
+    with ThreadPoolExecutor(20) as pool:
+        futures = [pool.submit(flights.run, "g1", work, timeout=10) for _ in range(20)]
+        wait_until(lambda: flights.followers("g1") == 19, timeout=10, what="19 followers parked")
+        release.set()
+        results = [f.result() for f in futures]
+    assert results == [42] * 20
+    assert len(calls) == 1
+
+
+def test_followers_get_the_leaders_exception() -> None:
+    flights: SingleFlight[int] = SingleFlight()
+    started = threading.Event()
+    release = threading.Event()
+
+    def failing() -> int:
+        started.set()
+        release.wait(10)
+        raise ValueError("refresh refused")
+
+    with ThreadPoolExecutor(2) as pool:
+        leader = pool.submit(flights.run, "g", failing, timeout=10)
+        started.wait(10)
+        follower = pool.submit(flights.run, "g", lambda: 0, timeout=10)
+        wait_until(lambda: flights.followers("g") == 1, timeout=10, what="follower parked")
+        release.set()
+        with pytest.raises(ValueError, match="refused"):
+            leader.result()
+        with pytest.raises(ValueError, match="refused"):
+            follower.result()
+
+
+def test_a_follower_gives_up_after_its_timeout() -> None:
+    flights: SingleFlight[int] = SingleFlight()
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow() -> int:
+        started.set()
+        release.wait(10)
+        return 1
+
+    with ThreadPoolExecutor(1) as pool:
+        leader = pool.submit(flights.run, "g", slow, timeout=10)
+        started.wait(10)
+        with pytest.raises(FlightTimeout):
+            flights.run("g", lambda: 2, timeout=0.05)
+        release.set()
+        assert leader.result() == 1
+
+
+def test_different_keys_run_independently() -> None:
+    flights: SingleFlight[str] = SingleFlight()
+    assert flights.run(1, lambda: "a", timeout=1) == "a"
+    assert flights.run(2, lambda: "b", timeout=1) == "b"

@@ -1,0 +1,106 @@
+"""The token service's Flask application: `create_app` shows every route and dependency."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from revizto.errors import AccessCodeRejected, ReviztoError, TransientError
+from service_common.problems import problem
+from service_common.validation import InvalidBody
+from token_service import health, routes
+from token_service.manager import ReauthRequired, TokenUnavailable
+from token_service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime) -> Flask:
+    app = Flask(__name__)
+    app.config["TOKEN_SERVICE_SECRET"] = runtime.settings.secret
+    app.config["REVIZTO_BASE_URL"] = runtime.base_url
+    app.extensions["token_runtime"] = runtime
+    app.extensions["token_manager"] = runtime.manager
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(health.bp)
+    register_error_handlers(app)
+    return app
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ReauthRequired)
+    def reauth_required(exc: ReauthRequired) -> Response:
+        return problem(
+            503,
+            "Re-authentication required",
+            problem_type="reauth-required",
+            detail="The Revizto refresh token is expired or revoked. Install a new access code: "
+            "python -m token_service auth --access-code CODE, or PUT /v1/credentials.",
+            reason=exc.reason,
+        )
+
+    @app.errorhandler(TokenUnavailable)
+    def token_unavailable(exc: TokenUnavailable) -> Response:
+        return problem(
+            503,
+            "Access token temporarily unavailable",
+            problem_type="token-unavailable",
+            detail="Refreshing the access token failed; try again shortly.",
+            reason=exc.reason,
+            headers={"Retry-After": str(max(1, round(exc.retry_after)))},
+        )
+
+    @app.errorhandler(AccessCodeRejected)
+    def access_code_rejected(exc: AccessCodeRejected) -> Response:
+        return problem(
+            422,
+            "Access code rejected",
+            problem_type="access-code-rejected",
+            detail="Revizto refused the access code: it is used, older than 15 minutes, or not "
+            "an access code. Get a new one from Revizto and try again.",
+        )
+
+    @app.errorhandler(TransientError)
+    def revizto_unavailable(exc: TransientError) -> Response:
+        return problem(
+            502, "Revizto unavailable", problem_type="revizto-unavailable", detail=str(exc)
+        )
+
+    @app.errorhandler(ReviztoError)
+    def revizto_error(exc: ReviztoError) -> Response:
+        return problem(
+            502, "Unexpected reply from Revizto", problem_type="revizto-error", detail=str(exc)
+        )
+
+    @app.errorhandler(redis.RedisError)
+    def state_unavailable(exc: redis.RedisError) -> Response:
+        log.error("token state unavailable error=%s", type(exc).__name__)
+        return problem(
+            503,
+            "Token state unavailable",
+            problem_type="state-unavailable",
+            detail="Redis is unreachable.",
+            headers={"Retry-After": "2"},
+        )
+
+    @app.errorhandler(InvalidBody)
+    def invalid_body(exc: InvalidBody) -> Response:
+        return problem(
+            exc.status,
+            "Invalid request",
+            problem_type="invalid-request",
+            detail=exc.detail,
+            errors=exc.errors,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return problem(exc.code or 500, exc.name, detail=exc.description)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "Internal error", detail="see the token service's log")

@@ -1,0 +1,514 @@
+"""TokenManager: hands out the shared access token and refreshes it, exactly once per rotation.
+
+The refresh state machine is the subtle part of this product. Revizto's refresh tokens
+are single-use: a second refresh with the same token gets HTTP 403 and the integration
+is dead until a human pastes a new access code. So:
+
+  1. Single flight, twice: in-process (SingleFlight: concurrent callers share the one
+     refresh of a generation), then a Redis lock shared by replicas. After taking the
+     lock the state is re-read; if the generation moved, somebody else refreshed and
+     the caller simply gets the new token (guarantees 1, 2).
+  2. Before the token call, an in-flight record (generation, refresh-token fingerprint,
+     lock owner) goes to Redis. A successor that finds one left behind by a crash knows
+     the refresh token may already be spent: it tries it once, and a rejection then means
+     `rotation_lost`, not a retry loop that hammers Revizto (guarantee 5).
+  3. The new pair is stored with a compare on the refresh token that was sent, bumping the
+     generation, before anyone sees it; then it is mirrored to appsettings.json (3, 9).
+  4. A rejected refresh token raises the re-auth state in Redis: no more calls to Revizto,
+     the current access token is served while it lasts, then 503 (guarantee 6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+
+import redis
+
+from revizto.errors import (
+    AccessCodeRejected,
+    MalformedTokenResponse,
+    OAuthError,
+    RateLimited,
+    RefreshTokenExpired,
+    RequestTimeout,
+    ReviztoError,
+    ServerError,
+    TransientError,
+)
+from revizto.expiry import jwt_expiry
+from revizto.oauth import OAuthClient, TokenPair
+from token_service import defaults
+from token_service.appsettings import AppSettingsFile, AppSettingsInvalid
+from token_service.config import Settings
+from token_service.lock import RefreshLock
+from token_service.metrics import TokenMetrics
+from token_service.redaction import fingerprint
+from token_service.single_flight import FlightTimeout, SingleFlight
+from token_service.state import Snapshot, TokenState, TokenStore
+
+log = logging.getLogger(__name__)
+
+# The three lines operators grep for (from the seed document); keep them recognisable.
+LOG_REFRESHING = "Access token is expired or will expire soon. Refreshing..."
+LOG_REFRESHED = "Access token successfully refreshed. New refresh token provided: %s"
+LOG_REAUTH = "Refresh token appears to be expired or invalid. Re-authentication required."
+
+ASSUMED_LIFETIME_SECONDS = 3600.0  # Revizto's, for a file token whose issue time is unknown
+
+
+class ReauthRequired(Exception):
+    """A human must install new credentials; `reason` says why."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"re-authentication required ({reason})")
+        self.reason = reason
+        self.detail = detail
+
+
+class TokenUnavailable(Exception):
+    """No usable token right now, but it may come back without a human (retry later)."""
+
+    def __init__(self, reason: str, retry_after: float = 1.0) -> None:
+        super().__init__(f"no usable access token ({reason})")
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def _transient_reason(error: TransientError) -> str:
+    if isinstance(error, RequestTimeout):
+        return "timeout"
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    if isinstance(error, ServerError):
+        return "server_error"
+    return "network"
+
+
+class _Spend:
+    """The outcome of spending a refresh token: the pair, and whether any attempt's fate
+    is unknown (a timeout or a garbled reply may have rotated the token at Revizto)."""
+
+    def __init__(self, suspect: bool) -> None:
+        self.uncertain = suspect
+
+
+class TokenManager:
+    def __init__(
+        self,
+        settings: Settings,
+        store: TokenStore,
+        oauth: OAuthClient,
+        mirror: AppSettingsFile,
+        metrics: TokenMetrics,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.oauth = oauth
+        self.mirror = mirror
+        self.metrics = metrics
+        self._clock = clock
+        # One refresh per generation in this process; replicas meet at the Redis lock.
+        self._refreshes: SingleFlight[TokenState] = SingleFlight()
+        self._bootstraps: SingleFlight[None] = SingleFlight()
+
+    # -- policy ------------------------------------------------------------------------------
+
+    def refresh_due_at(self, state: TokenState) -> float:
+        """When to refresh proactively: `min(threshold, lifetime/2)` before expiry, minus a
+        per-token jitter (the same for every caller and replica, so they agree)."""
+        window = min(self.settings.refresh_threshold, state.lifetime / 2)
+        digest = hashlib.sha256(state.access_token.encode()).digest()
+        unit = int.from_bytes(digest[:4], "big") / 2**32
+        return state.expires_at - window * (1 - defaults.REFRESH_JITTER_FRACTION * unit)
+
+    def usable(self, state: TokenState, now: float | None = None) -> bool:
+        """Enough life left for a caller to finish a request with it."""
+        now = self._clock() if now is None else now
+        margin = min(defaults.MIN_USABLE_SECONDS, state.lifetime * defaults.MIN_USABLE_FRACTION)
+        return bool(state.access_token) and state.seconds_left(now) > margin
+
+    # -- the two ways callers ask ------------------------------------------------------------
+
+    def get_token(self) -> TokenState:
+        """The current token, refreshed first when it is inside the refresh window."""
+        snapshot = self._snapshot()
+        state = snapshot.state
+        assert state is not None
+        if snapshot.reauth is not None:
+            return self._serve_while_valid(state, snapshot)
+        if self._clock() < self.refresh_due_at(state):
+            return state
+        try:
+            return self._refresh("proactive", state.generation)
+        except (TokenUnavailable, ReauthRequired):
+            # Keep callers working on the current token while it lasts (guarantee 6, 8).
+            latest = self.store.load()
+            if latest is not None and self.usable(latest):
+                return latest
+            raise
+
+    def refresh_after_rejection(self, generation: int) -> TokenState:
+        """A caller's token of `generation` got a 401: refresh only if it is still current."""
+        snapshot = self._snapshot()
+        state = snapshot.state
+        assert state is not None
+        if generation != state.generation:
+            # Somebody already rotated past the rejected token: hand out the newer one.
+            return self.get_token()
+        if snapshot.reauth is not None:
+            raise ReauthRequired(snapshot.reauth.reason, snapshot.reauth.detail)
+        return self._refresh("reactive", generation)
+
+    # -- re-authentication -------------------------------------------------------------------
+
+    def install_access_code(self, code: str) -> TokenState:
+        """Exchange a fresh Revizto access code and make it the credential (no restart)."""
+        pair = self.oauth.exchange_access_code(code)
+        if pair.refresh_token is None:
+            raise MalformedTokenResponse("access-code exchange returned no refresh token")
+        return self._install(pair, pair.refresh_token)
+
+    def install_refresh_token(self, refresh_token: str, access_token: str | None) -> TokenState:
+        """Install a known refresh token (and optionally its access token)."""
+        now = self._clock()
+        expires_at = jwt_expiry(access_token, now=now) if access_token else None
+        pair = TokenPair(
+            access_token=access_token or "",
+            refresh_token=refresh_token,
+            # Unknown expiry means "refresh before first use".
+            expires_at=expires_at if expires_at is not None else 0.0,
+            requested_at=expires_at - ASSUMED_LIFETIME_SECONDS if expires_at else now,
+        )
+        return self._install(pair, refresh_token)
+
+    def _install(self, pair: TokenPair, refresh_token: str) -> TokenState:
+        generation = self.store.install(pair, refresh_token, self._clock())
+        state = self.store.load()
+        assert state is not None
+        log.info(
+            "credentials installed generation=%d access_token=%s refresh_token=%s",
+            generation,
+            fingerprint(state.access_token),
+            fingerprint(refresh_token),
+        )
+        self._mirror(state, clear_api_key=True)
+        return state
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def bootstrap(self) -> None:
+        """Seed an empty Redis from appsettings.json (exchanging its ApiKey if needed).
+
+        A file is only ever read when Redis holds no state, so a stale file cannot roll a
+        newer Redis credential back.
+        """
+        if self.store.load() is not None:
+            return
+        try:
+            self._bootstraps.run("bootstrap", self._bootstrap_once, timeout=self.settings.lock_wait)
+        except FlightTimeout:
+            raise TokenUnavailable("lock_timeout") from None
+
+    def _bootstrap_once(self) -> None:
+        with _RedisLockWait(self, "bootstrap", None) as lock:
+            if self.store.load() is not None:
+                return
+            self._bootstrap_locked(lock)
+
+    def _bootstrap_locked(self, lock: RefreshLock) -> None:
+        try:
+            stored = self.mirror.read()
+        except (OSError, AppSettingsInvalid) as exc:
+            log.error("cannot read appsettings path=%s error=%s", self.mirror.path, exc)
+            stored = None
+        now = self._clock()
+        if stored is not None and stored.refresh_token:
+            expires_at = jwt_expiry(stored.access_token, now=now) if stored.access_token else None
+            if expires_at is None:
+                expires_at = stored.expires_at or 0.0
+            state = TokenState(
+                access_token=stored.access_token,
+                refresh_token=stored.refresh_token,
+                expires_at=expires_at,
+                issued_at=expires_at - ASSUMED_LIFETIME_SECONDS,
+                generation=max(1, stored.generation),
+                refresh_token_issued_at=stored.refresh_token_issued_at or now,
+                updated_at=now,
+            )
+            if self.store.initialize(state):
+                log.info(
+                    "credential loaded from appsettings path=%s generation=%d refresh_token=%s",
+                    self.mirror.path,
+                    state.generation,
+                    fingerprint(state.refresh_token),
+                )
+            return
+        if stored is not None and stored.api_key:
+            log.info("exchanging the ApiKey access code from appsettings path=%s", self.mirror.path)
+            try:
+                pair = self.oauth.exchange_access_code(stored.api_key)
+            except AccessCodeRejected as exc:
+                self._enter_reauth("access_code_rejected", str(exc), LOG_REAUTH)
+                return
+            except ReviztoError as exc:
+                log.error("access-code exchange failed error=%s; will try again", exc)
+                return
+            if pair.refresh_token is None:
+                log.error("access-code exchange returned no refresh token; will try again")
+                return
+            initial = TokenState(
+                access_token=pair.access_token,
+                refresh_token=pair.refresh_token,
+                expires_at=pair.expires_at,
+                issued_at=pair.requested_at,
+                generation=stored.generation + 1,
+                refresh_token_issued_at=now,
+                updated_at=now,
+            )
+            if self.store.initialize(initial):
+                log.info(
+                    "access code exchanged generation=%d refresh_token=%s",
+                    initial.generation,
+                    fingerprint(pair.refresh_token),
+                )
+                self._mirror(initial, clear_api_key=True)
+            return
+        self._enter_reauth(
+            "no_credentials",
+            f"{self.mirror.path} has neither RefreshToken nor ApiKey",
+            "No Revizto credentials configured. Re-authentication required.",
+        )
+
+    # -- the refresh state machine ------------------------------------------------------------
+
+    def _snapshot(self) -> Snapshot:
+        snapshot = self.store.snapshot()
+        if snapshot.state is None and snapshot.reauth is None:
+            self.bootstrap()
+            snapshot = self.store.snapshot()
+        if snapshot.state is None:
+            reauth = snapshot.reauth
+            raise ReauthRequired(
+                reauth.reason if reauth else "no_credentials", reauth.detail if reauth else ""
+            )
+        return snapshot
+
+    def _serve_while_valid(self, state: TokenState, snapshot: Snapshot) -> TokenState:
+        assert snapshot.reauth is not None
+        if self.usable(state):
+            return state
+        raise ReauthRequired(snapshot.reauth.reason, snapshot.reauth.detail)
+
+    def _refresh(self, trigger: str, seen_generation: int) -> TokenState:
+        """One refresh of `seen_generation`, however many threads ask for it at once."""
+        try:
+            return self._refreshes.run(
+                seen_generation,
+                lambda: self._lead_refresh(trigger, seen_generation),
+                timeout=self.settings.lock_wait,
+            )
+        except FlightTimeout:
+            self.metrics.failed(trigger, "lock_timeout")
+            raise TokenUnavailable("lock_timeout") from None
+
+    def _lead_refresh(self, trigger: str, seen_generation: int) -> TokenState:
+        try:
+            with _RedisLockWait(self, trigger, seen_generation) as lock:
+                return self._refresh_locked(trigger, seen_generation, lock)
+        except _AlreadyRefreshed as done:
+            return done.state
+
+    def _refresh_locked(self, trigger: str, seen_generation: int, lock: RefreshLock) -> TokenState:
+        snapshot = self.store.snapshot()  # re-read: the lock holder before us may have won
+        state = snapshot.state
+        if state is None:
+            raise ReauthRequired("no_credentials")
+        if state.generation != seen_generation:
+            return state
+        if snapshot.reauth is not None:
+            raise ReauthRequired(snapshot.reauth.reason, snapshot.reauth.detail)
+        if not state.refresh_token:
+            self._enter_reauth("no_refresh_token", "no refresh token stored", LOG_REAUTH)
+            raise ReauthRequired("no_refresh_token")
+        if lock.remaining_seconds() < self.settings.lock_lease / 2:
+            # Guarantee 4: never start a refresh that might outlive the lease.
+            self.metrics.failed(trigger, "lock_timeout")
+            raise TokenUnavailable("lock_timeout")
+
+        suspect = snapshot.inflight is not None
+        if suspect:
+            assert snapshot.inflight is not None
+            log.warning(
+                "unfinished refresh found generation=%d refresh_token=%s started_at=%.3f; "
+                "it may have been spent, trying it once",
+                snapshot.inflight.generation,
+                snapshot.inflight.refresh_token_fp,
+                snapshot.inflight.started_at,
+            )
+        log.info(
+            "%s trigger=%s generation=%d expires_in_s=%.1f refresh_token=%s",
+            LOG_REFRESHING,
+            trigger,
+            state.generation,
+            state.seconds_left(self._clock()),
+            fingerprint(state.refresh_token),
+        )
+        self.store.record_inflight(state.generation, state.refresh_token, lock.owner)
+        spend = _Spend(suspect)
+        started = time.monotonic()
+        try:
+            pair = self._spend(state.refresh_token, spend)
+        except RefreshTokenExpired as exc:
+            reason = "rotation_lost" if spend.uncertain else "refresh_token_expired"
+            self.store.clear_inflight()
+            self.metrics.failed(trigger, reason)
+            self._enter_reauth(reason, str(exc), LOG_REAUTH)
+            raise ReauthRequired(reason, str(exc)) from None
+        except TransientError as exc:
+            reason = _transient_reason(exc)
+            if not spend.uncertain:
+                self.store.clear_inflight()  # nothing reached Revizto that could rotate
+            self.metrics.failed(trigger, reason)
+            log.error(
+                "token refresh failed reason=%s error=%s generation=%d; keeping current tokens",
+                reason,
+                exc,
+                state.generation,
+            )
+            retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+            raise TokenUnavailable(reason, retry_after or 1.0) from None
+        except (MalformedTokenResponse, OAuthError) as exc:
+            # The in-flight record stays: if Revizto rotated before garbling its reply, the
+            # next attempt must be the single, careful one.
+            self.metrics.failed(trigger, "invalid_response")
+            log.error(
+                "token refresh returned an invalid response error=%s http_status=%s "
+                "generation=%d; keeping current tokens",
+                exc.message,
+                exc.http_status,
+                state.generation,
+            )
+            raise TokenUnavailable("invalid_response") from None
+        finally:
+            self.metrics.duration.observe(time.monotonic() - started)
+
+        generation = self.store.commit_rotation(state.refresh_token, pair, self._clock())
+        if generation is None:
+            log.error(
+                "credential replaced during refresh generation=%d; discarding the refreshed pair",
+                state.generation,
+            )
+            latest = self.store.load()
+            assert latest is not None
+            return latest
+        latest = self.store.load()
+        assert latest is not None
+        rotated = pair.refresh_token is not None and pair.refresh_token != state.refresh_token
+        log.info(
+            LOG_REFRESHED + " trigger=%s generation=%d access_token=%s refresh_token=%s",
+            str(rotated).lower(),
+            trigger,
+            latest.generation,
+            fingerprint(latest.access_token),
+            fingerprint(latest.refresh_token),
+        )
+        self.metrics.refreshes.labels(trigger=trigger, outcome="success").inc()
+        self._mirror(latest)
+        return latest
+
+    def _spend(self, refresh_token: str, spend: _Spend) -> TokenPair:
+        """POST the refresh grant with retries; a suspect token gets exactly one attempt."""
+        policy = self.settings.token_retry
+        if spend.uncertain:
+            policy = policy.with_attempts(1)
+        for attempt in policy.retrying("oauth2:refresh_token"):
+            with attempt:
+                try:
+                    return self.oauth.refresh(refresh_token, attempts=1)
+                except RequestTimeout:
+                    spend.uncertain = True  # the request may have reached Revizto
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _enter_reauth(self, reason: str, detail: str, message: str) -> None:
+        if self.store.enter_reauth(reason, detail):
+            log.error("%s reason=%s detail=%s", message, reason, detail)
+
+    def _mirror(self, state: TokenState, *, clear_api_key: bool = False) -> None:
+        try:
+            self.mirror.write_tokens(state, clear_api_key=clear_api_key)
+        except OSError as exc:
+            self.metrics.persist_failures.inc()
+            log.error(
+                "could not persist tokens to appsettings path=%s error=%s generation=%d; "
+                "continuing from Redis",
+                self.mirror.path,
+                exc,
+                state.generation,
+            )
+
+
+class _AlreadyRefreshed(Exception):
+    """Raised inside lock acquisition when the generation moved while we waited."""
+
+    def __init__(self, state: TokenState) -> None:
+        super().__init__("already refreshed")
+        self.state = state
+
+
+class _RedisLockWait:
+    """Take the Redis RefreshLock, waiting at most `lock_wait`.
+
+    While waiting, a change of generation means another replica finished the refresh:
+    waiting stops with _AlreadyRefreshed carrying the new state, so nobody refreshes twice.
+    """
+
+    def __init__(self, manager: TokenManager, trigger: str, seen_generation: int | None) -> None:
+        self._manager = manager
+        self._trigger = trigger
+        self._seen = seen_generation
+        self._lock: RefreshLock | None = None
+
+    def __enter__(self) -> RefreshLock:
+        manager = self._manager
+        settings = manager.settings
+        started = time.monotonic()
+        deadline = started + settings.lock_wait
+        self._return_if_moved()
+        lock = RefreshLock(manager.store.client, manager.store.lock_key, settings.lock_lease)
+        while not lock.try_acquire():
+            self._return_if_moved()
+            if time.monotonic() >= deadline:
+                self._timed_out(started)
+            time.sleep(defaults.LOCK_POLL_SECONDS)
+        manager.metrics.lock_wait.observe(time.monotonic() - started)
+        self._lock = lock
+        return lock
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._lock is None:
+            return
+        try:
+            if not self._lock.release():
+                log.warning("refresh lock had already expired when released")
+        except redis.RedisError as exc:
+            log.warning("could not release the refresh lock error=%s", exc)
+
+    def _return_if_moved(self) -> None:
+        if self._seen is None:
+            return
+        state = self._manager.store.load()
+        if state is not None and state.generation != self._seen:
+            raise _AlreadyRefreshed(state)
+
+    def _timed_out(self, started: float) -> None:
+        manager = self._manager
+        manager.metrics.lock_wait.observe(time.monotonic() - started)
+        if self._trigger != "bootstrap":
+            manager.metrics.failed(self._trigger, "lock_timeout")
+        raise TokenUnavailable("lock_timeout", retry_after=1.0)

@@ -1,0 +1,75 @@
+"""The internal token API: /v1/token, /v1/token/refresh, /v1/credentials (shared secret)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from service_common.auth import bearer_token, matches_any
+from service_common.problems import problem
+from service_common.validation import parse_body
+from token_service.manager import TokenManager
+from token_service.schemas import CredentialsRequest, RefreshRequest
+from token_service.state import TokenState
+
+bp = Blueprint("tokens", __name__, url_prefix="/v1")
+
+
+def _manager() -> TokenManager:
+    manager: TokenManager = current_app.extensions["token_manager"]
+    return manager
+
+
+@bp.before_request
+def require_shared_secret() -> Response | None:
+    secret: str = current_app.config["TOKEN_SERVICE_SECRET"]
+    if matches_any(bearer_token(request.headers.get("Authorization")), [secret]):
+        return None
+    return problem(
+        401,
+        "Unauthorized",
+        problem_type="unauthorized",
+        detail="send Authorization: Bearer <TOKEN_SERVICE_SECRET>",
+        headers={"WWW-Authenticate": 'Bearer realm="token-service"'},
+    )
+
+
+def token_body(state: TokenState, manager: TokenManager) -> dict[str, Any]:
+    # `refresh_at` (beyond the contract's three fields) lets callers cache the token until
+    # the service would refresh it anyway.
+    return {
+        "access_token": state.access_token,
+        "expires_at": state.expires_at,
+        "generation": state.generation,
+        "refresh_at": manager.refresh_due_at(state),
+        # The region the token belongs to, so workers need no Revizto URL of their own.
+        "base_url": current_app.config["REVIZTO_BASE_URL"],
+    }
+
+
+@bp.get("/token")
+def get_token() -> Response:
+    manager = _manager()
+    return jsonify(token_body(manager.get_token(), manager))
+
+
+@bp.post("/token/refresh")
+def refresh_token() -> Response:
+    body = parse_body(request, RefreshRequest)
+    manager = _manager()
+    return jsonify(token_body(manager.refresh_after_rejection(body.generation), manager))
+
+
+@bp.put("/credentials")
+def put_credentials() -> Response:
+    body = parse_body(request, CredentialsRequest)
+    manager = _manager()
+    if body.access_code is not None:
+        state = manager.install_access_code(body.access_code)
+    else:
+        assert body.refresh_token is not None
+        state = manager.install_refresh_token(body.refresh_token, body.access_token)
+    return jsonify(
+        {"generation": state.generation, "expires_at": state.expires_at, "reauth_required": False}
+    )

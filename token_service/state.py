@@ -1,0 +1,228 @@
+"""TokenStore: the live credential in Redis, the only source of truth while Redis has it.
+
+Keys (prefix `rxp:token:`):
+  state     hash  access_token, refresh_token, expires_at, issued_at, generation,
+                  refresh_token_issued_at, updated_at
+  reauth    hash  reason, since, detail   (present = a human must re-authenticate)
+  inflight  hash  generation, refresh_token_fp, owner, started_at
+                  (present = a refresh was sent and its outcome is not known)
+  lock      str   the RefreshLock owner
+Rotations are written with a compare on the refresh token that was sent, so a refresher
+whose lock lease expired can never overwrite a newer pair (guarantee 4).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from revizto.oauth import TokenPair
+from token_service.redaction import SECRETS, fingerprint
+
+# KEYS: state, inflight. ARGV: expected refresh token, then field/value pairs.
+_COMMIT_ROTATION = """
+if redis.call('HGET', KEYS[1], 'refresh_token') ~= ARGV[1] then
+    return false
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('DEL', KEYS[2])
+return redis.call('HINCRBY', KEYS[1], 'generation', 1)
+"""
+
+# KEYS: state. ARGV: field/value pairs (generation among them). Only into an empty slot.
+_INITIALIZE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+# KEYS: state, reauth, inflight. ARGV: field/value pairs. Replaces whatever was there.
+_INSTALL = """
+redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('DEL', KEYS[2], KEYS[3])
+return redis.call('HINCRBY', KEYS[1], 'generation', 1)
+"""
+
+
+@dataclass(frozen=True)
+class TokenState:
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)  # "" when there is none
+    expires_at: float
+    issued_at: float
+    generation: int
+    refresh_token_issued_at: float
+    updated_at: float
+
+    @property
+    def lifetime(self) -> float:
+        return max(0.0, self.expires_at - self.issued_at)
+
+    def seconds_left(self, now: float) -> float:
+        return self.expires_at - now
+
+
+@dataclass(frozen=True)
+class ReauthState:
+    reason: str
+    since: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class InFlight:
+    generation: int
+    refresh_token_fp: str
+    owner: str
+    started_at: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: TokenState | None
+    reauth: ReauthState | None
+    inflight: InFlight | None
+
+
+def _pair_fields(
+    pair: TokenPair, refresh_token: str, now: float, rotated_at: float | None
+) -> list[str]:
+    """HSET arguments for a pair; `rotated_at` None keeps the stored refresh-token age."""
+    fields = [
+        "access_token", pair.access_token,
+        "refresh_token", refresh_token,
+        "expires_at", repr(pair.expires_at),
+        "issued_at", repr(pair.requested_at),
+        "updated_at", repr(now),
+    ]  # fmt: skip
+    if rotated_at is not None:
+        fields += ["refresh_token_issued_at", repr(rotated_at)]
+    return fields
+
+
+class TokenStore:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.state_key = prefix + "state"
+        self.reauth_key = prefix + "reauth"
+        self.inflight_key = prefix + "inflight"
+        self.lock_key = prefix + "lock"
+        self._commit = client.register_script(_COMMIT_ROTATION)
+        self._initialize = client.register_script(_INITIALIZE)
+        self._install = client.register_script(_INSTALL)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """State, re-auth and in-flight records in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(self.state_key)
+        pipe.hgetall(self.reauth_key)
+        pipe.hgetall(self.inflight_key)
+        state, reauth, inflight = pipe.execute()
+        return Snapshot(_state(state), _reauth(reauth), _inflight(inflight))
+
+    def load(self) -> TokenState | None:
+        raw: dict[str, str] = self.client.hgetall(self.state_key)  # type: ignore[assignment]
+        return _state(raw)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def initialize(self, state: TokenState) -> bool:
+        """Seed an empty store (from appsettings.json or an access code); False if not empty."""
+        SECRETS.register(state.access_token, state.refresh_token)
+        fields = [
+            "access_token", state.access_token,
+            "refresh_token", state.refresh_token,
+            "expires_at", repr(state.expires_at),
+            "issued_at", repr(state.issued_at),
+            "generation", str(state.generation),
+            "refresh_token_issued_at", repr(state.refresh_token_issued_at),
+            "updated_at", repr(state.updated_at),
+        ]  # fmt: skip
+        return bool(self._initialize(keys=[self.state_key], args=fields))
+
+    def commit_rotation(self, sent_refresh_token: str, pair: TokenPair, now: float) -> int | None:
+        """Store a refreshed pair if the refresh token sent is still the stored one.
+
+        A missing `pair.refresh_token` means Revizto did not rotate: the old one stays.
+        Returns the new generation, or None when the state moved on meanwhile.
+        """
+        SECRETS.register(pair.access_token, pair.refresh_token)
+        rotated = pair.refresh_token is not None and pair.refresh_token != sent_refresh_token
+        refresh_token = pair.refresh_token or sent_refresh_token
+        # An unrotated refresh token keeps its age: the staleness alert depends on it.
+        fields = _pair_fields(pair, refresh_token, now, rotated_at=now if rotated else None)
+        result = self._commit(
+            keys=[self.state_key, self.inflight_key], args=[sent_refresh_token, *fields]
+        )
+        return int(result) if result is not None else None
+
+    def install(self, pair: TokenPair, refresh_token: str, now: float) -> int:
+        """Replace the credential outright (re-authentication) and clear re-auth/in-flight."""
+        SECRETS.register(pair.access_token, refresh_token)
+        fields = _pair_fields(pair, refresh_token, now, rotated_at=now)
+        return int(
+            self._install(keys=[self.state_key, self.reauth_key, self.inflight_key], args=fields)
+        )
+
+    def record_inflight(self, generation: int, refresh_token: str, owner: str) -> None:
+        self.client.hset(
+            self.inflight_key,
+            mapping={
+                "generation": generation,
+                "refresh_token_fp": fingerprint(refresh_token),
+                "owner": owner,
+                "started_at": repr(time.time()),
+            },
+        )
+
+    def clear_inflight(self) -> None:
+        self.client.delete(self.inflight_key)
+
+    def enter_reauth(self, reason: str, detail: str) -> bool:
+        """Raise the re-auth flag; True only for the caller that raised it first."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hsetnx(self.reauth_key, "reason", reason)
+        pipe.hsetnx(self.reauth_key, "since", repr(time.time()))
+        pipe.hsetnx(self.reauth_key, "detail", detail[:300])
+        first, _, _ = pipe.execute()
+        return bool(first)
+
+
+def _state(raw: dict[str, str]) -> TokenState | None:
+    if not raw or "access_token" not in raw:
+        return None
+    SECRETS.register(raw.get("access_token"), raw.get("refresh_token"))
+    return TokenState(
+        access_token=raw["access_token"],
+        refresh_token=raw.get("refresh_token", ""),
+        expires_at=float(raw.get("expires_at", 0)),
+        issued_at=float(raw.get("issued_at", 0)),
+        generation=int(raw.get("generation", 0)),
+        refresh_token_issued_at=float(raw.get("refresh_token_issued_at", 0)),
+        updated_at=float(raw.get("updated_at", 0)),
+    )
+
+
+def _reauth(raw: dict[str, str]) -> ReauthState | None:
+    if not raw or "reason" not in raw:
+        return None
+    return ReauthState(
+        reason=raw["reason"], since=float(raw.get("since", 0)), detail=raw.get("detail", "")
+    )
+
+
+def _inflight(raw: dict[str, str]) -> InFlight | None:
+    if not raw or "owner" not in raw:
+        return None
+    return InFlight(
+        generation=int(raw.get("generation", 0)),
+        refresh_token_fp=raw.get("refresh_token_fp", ""),
+        owner=raw["owner"],
+        started_at=float(raw.get("started_at", 0)),
+    )
