@@ -1,1 +1,1 @@
-"""The job API (built in a later step)."""
+"""The job API: other systems submit, inspect, cancel and download export jobs over HTTP."""

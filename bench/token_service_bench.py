@@ -46,26 +46,30 @@ def _hammer(call: Callable[[], None], clients: int, duration_s: float) -> tuple[
 
 
 def throughput() -> None:
-    with workdir() as tmp, redis_server() as server, sandbox(tmp) as fake:
-        with token_services(1, tmp, server.url(), fake) as (service,):
-            assert service.get_token().ok
-            local = threading.local()
-            headers = {"Authorization": f"Bearer {service.secret}"}
+    with (
+        workdir() as tmp,
+        redis_server() as server,
+        sandbox(tmp) as fake,
+        token_services(1, tmp, server.url(), fake) as (service,),
+    ):
+        assert service.get_token().ok
+        local = threading.local()
+        headers = {"Authorization": f"Bearer {service.secret}"}
 
-            def get_token() -> None:
-                session = getattr(local, "session", None) or requests.Session()
-                local.session = session
-                reply = session.get(f"{service.base_url}/v1/token", headers=headers, timeout=10)
-                assert reply.status_code == 200
+        def get_token() -> None:
+            session = getattr(local, "session", None) or requests.Session()
+            local.session = session
+            reply = session.get(f"{service.base_url}/v1/token", headers=headers, timeout=10)
+            assert reply.status_code == 200
 
-            pool = redis.ConnectionPool.from_url(server.url(), max_connections=CLIENTS)
-            client = redis.Redis(connection_pool=pool)
+        pool = redis.ConnectionPool.from_url(server.url(), max_connections=CLIENTS)
+        client = redis.Redis(connection_pool=pool)
 
-            def bare_redis() -> None:
-                assert client.hgetall("rxp:token:state")
+        def bare_redis() -> None:
+            assert client.hgetall("rxp:token:state")
 
-            service_lat, service_rps = _hammer(get_token, CLIENTS, DURATION_S)
-            redis_lat, redis_rps = _hammer(bare_redis, CLIENTS, DURATION_S)
+        service_lat, service_rps = _hammer(get_token, CLIENTS, DURATION_S)
+        redis_lat, redis_rps = _hammer(bare_redis, CLIENTS, DURATION_S)
     report(
         "token_throughput",
         [
@@ -92,26 +96,31 @@ def throughput() -> None:
 
 
 def storm() -> None:
-    with workdir() as tmp, redis_server() as server, sandbox(tmp) as fake:
-        with token_services(2, tmp, server.url(), fake, TOKEN_LOCK_WAIT_SECONDS="30") as services:
-            assert services[0].get_token().ok
-            # A refresh token with no access token: every caller finds the token expired.
-            fresh = fake.exchange_code()
-            assert services[0].put_credentials({"refresh_token": fresh["refresh_token"]}).ok
-            fake.set_faults(token_latency_ms=TOKEN_LATENCY_MS)
-            fake.reset_stats()
-            barrier = threading.Barrier(STORM_CALLERS)
+    long_wait = {"TOKEN_LOCK_WAIT_SECONDS": "30"}
+    with (
+        workdir() as tmp,
+        redis_server() as server,
+        sandbox(tmp) as fake,
+        token_services(2, tmp, server.url(), fake, **long_wait) as services,
+    ):
+        assert services[0].get_token().ok
+        # A refresh token with no access token: every caller finds the token expired.
+        fresh = fake.exchange_code()
+        assert services[0].put_credentials({"refresh_token": fresh["refresh_token"]}).ok
+        fake.set_faults(token_latency_ms=TOKEN_LATENCY_MS)
+        fake.reset_stats()
+        barrier = threading.Barrier(STORM_CALLERS)
 
-            def caller(index: int) -> tuple[float, int]:
-                barrier.wait()
-                began = time.perf_counter()
-                reply = services[index % 2].get_token(timeout=60)
-                assert reply.status_code == 200, reply.text
-                return time.perf_counter() - began, int(reply.json()["generation"])
+        def caller(index: int) -> tuple[float, int]:
+            barrier.wait()
+            began = time.perf_counter()
+            reply = services[index % 2].get_token(timeout=60)
+            assert reply.status_code == 200, reply.text
+            return time.perf_counter() - began, int(reply.json()["generation"])
 
-            with ThreadPoolExecutor(STORM_CALLERS) as pool:
-                results = list(pool.map(caller, range(STORM_CALLERS)))
-            refreshes = fake.stats()["token_endpoint"]["refresh_token"]["ok"]
+        with ThreadPoolExecutor(STORM_CALLERS) as pool:
+            results = list(pool.map(caller, range(STORM_CALLERS)))
+        refreshes = fake.stats()["token_endpoint"]["refresh_token"]["ok"]
     latencies = Latencies([seconds for seconds, _ in results])
     generations = {generation for _, generation in results}
     upstream = TOKEN_LATENCY_MS / 1000

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
+from tests.support.exporter import ExporterStack
 from tests.support.processes import REPO_ROOT
 from tests.support.redis_server import PrivateRedis
 from tests.support.sandbox import SandboxFactory, SandboxProcess, issued_secrets
@@ -34,11 +35,12 @@ def redis_server() -> Iterator[PrivateRedis]:
 
 @pytest.fixture
 def redis_url(redis_server: PrivateRedis) -> Iterator[str]:
-    """A Redis URL whose database starts empty for every test."""
+    """A Redis URL whose database (db 0) starts empty for every test; module-scoped stacks
+    use other databases, so they survive."""
     client = redis.Redis.from_url(redis_server.url())
-    client.flushall()
+    client.flushdb()
     yield redis_server.url()
-    client.flushall()
+    client.flushdb()
     client.close()
 
 
@@ -114,3 +116,31 @@ def start_service(tmp_path: Path, redis_url: str) -> Iterator[StartService]:
             leaks += [s[:12] for s in issued_secrets(sandbox) if s in seen]
     # Guarantee 10: no token or code issued by Revizto appears in logs, metrics or errors.
     assert not leaks, f"secrets leaked (prefixes): {leaks}"
+
+
+# --- the whole exporter ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def exporter_factory(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., ExporterStack]]:
+    """Start token service, job API and workers against a sandbox; checks for leaks after."""
+    stacks: list[ExporterStack] = []
+
+    def start(sandbox: SandboxProcess, **options: Any) -> ExporterStack:
+        directory = tmp_path / f"stack{len(stacks)}"
+        directory.mkdir()
+        stack = ExporterStack(directory, redis_url, sandbox, **options)
+        stacks.append(stack)
+        return stack
+
+    yield start
+    for stack in stacks:
+        stop_and_check_for_leaks(stack)
+
+
+def stop_and_check_for_leaks(stack: ExporterStack) -> None:
+    """Stop the stack; then no secret the sandbox issued may appear in any log or error."""
+    stack.stop()
+    seen = "\n".join([stack.logs(), *stack.error_bodies, *stack.token_service.error_bodies])
+    leaked = [s[:12] for s in issued_secrets(stack.sandbox) if s in seen]
+    assert not leaked, f"secrets leaked (prefixes): {leaked}"

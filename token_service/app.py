@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Flask, Response
-from werkzeug.exceptions import HTTPException
 
 from revizto.errors import AccessCodeRejected, ReviztoError, TransientError
+from service_common.error_handlers import register_common_error_handlers
 from service_common.problems import problem
-from service_common.validation import InvalidBody
 from token_service import health, routes
 from token_service.manager import ReauthRequired, TokenUnavailable
 from token_service.runtime import Runtime
@@ -31,6 +29,8 @@ def create_app(runtime: Runtime) -> Flask:
 
 
 def register_error_handlers(app: Flask) -> None:
+    register_common_error_handlers(app, store="token state", store_problem="state-unavailable")
+
     @app.errorhandler(ReauthRequired)
     def reauth_required(exc: ReauthRequired) -> Response:
         return problem(
@@ -74,33 +74,3 @@ def register_error_handlers(app: Flask) -> None:
         return problem(
             502, "Unexpected reply from Revizto", problem_type="revizto-error", detail=str(exc)
         )
-
-    @app.errorhandler(redis.RedisError)
-    def state_unavailable(exc: redis.RedisError) -> Response:
-        log.error("token state unavailable error=%s", type(exc).__name__)
-        return problem(
-            503,
-            "Token state unavailable",
-            problem_type="state-unavailable",
-            detail="Redis is unreachable.",
-            headers={"Retry-After": "2"},
-        )
-
-    @app.errorhandler(InvalidBody)
-    def invalid_body(exc: InvalidBody) -> Response:
-        return problem(
-            exc.status,
-            "Invalid request",
-            problem_type="invalid-request",
-            detail=exc.detail,
-            errors=exc.errors,
-        )
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        return problem(exc.code or 500, exc.name, detail=exc.description)
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return problem(500, "Internal error", detail="see the token service's log")

@@ -1,1 +1,1 @@
-"""Celery export workers (built in a later step)."""
+"""Celery export workers: plan a job, fan out per project, page through Revizto, write files."""

@@ -14,6 +14,8 @@ import requests
 from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Set in this process when a test imports worker.celery_app; every worker needs its own.
+NOT_INHERITED = frozenset({"PROMETHEUS_MULTIPROC_DIR"})
 
 
 class ManagedProcess:
@@ -28,7 +30,8 @@ class ManagedProcess:
     ) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
-        child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        inherited = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+        child_env = {**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}
         self._log = self.log_path.open("ab")
         self.popen = subprocess.Popen(
             list(argv),

@@ -1,0 +1,73 @@
+"""The job API's Flask application: `create_app` shows every route and dependency."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response
+from prometheus_client import CollectorRegistry
+
+from api import exports, health, openapi, projects
+from api.enqueue import TaskQueue
+from api.idempotency import IdempotencyStore
+from api.metrics import install_metrics
+from api.settings import ApiSettings
+from revizto.errors import ReviztoError, TransientError
+from service_common.error_handlers import register_common_error_handlers
+from service_common.problems import problem
+from worker.jobs import JobStore
+from worker.token_client import ReauthRequired
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ApiSettings) -> Flask:
+    app = Flask(__name__)
+    app.config["API_SETTINGS"] = settings
+    app.config["EXPORTER_API_KEYS"] = settings.api_keys
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5
+    )
+    registry = CollectorRegistry()
+    app.extensions["redis"] = client
+    app.extensions["jobs"] = JobStore(client)
+    app.extensions["idempotency"] = IdempotencyStore(client)
+    app.extensions["task_queue"] = TaskQueue(settings.redis_url)
+    app.extensions["metrics_registry"] = registry
+
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(projects.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(health.bp)
+    install_metrics(app, registry, client)
+    register_error_handlers(app)
+    return app
+
+
+def register_error_handlers(app: Flask) -> None:
+    register_common_error_handlers(app, store="job store", store_problem="store-unavailable")
+
+    @app.errorhandler(ReauthRequired)
+    def reauth_required(exc: ReauthRequired) -> Response:
+        return problem(
+            503,
+            "Revizto re-authentication required",
+            problem_type="reauth-required",
+            detail="The shared Revizto credential needs a new access code (see the README).",
+            reason=exc.reason,
+        )
+
+    @app.errorhandler(TransientError)
+    def revizto_unavailable(exc: TransientError) -> Response:
+        return problem(
+            503,
+            "Revizto unavailable",
+            problem_type="revizto-unavailable",
+            detail=str(exc),
+            headers={"Retry-After": "5"},
+        )
+
+    @app.errorhandler(ReviztoError)
+    def revizto_error(exc: ReviztoError) -> Response:
+        return problem(502, "Revizto error", problem_type="revizto-error", detail=str(exc))

@@ -1,0 +1,53 @@
+"""Job API settings from the environment (names fixed by docs/architecture.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from worker.settings import DEFAULT_TOKEN_SERVICE_URL
+
+DEFAULT_BIND = "127.0.0.1:8080"
+DEFAULT_THREADS = 16
+# GET /v1/projects walks every licence at Revizto; a minute of staleness is fine for choosing.
+PROJECTS_CACHE_SECONDS = 60
+
+
+class ConfigurationProblem(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    api_keys: tuple[str, ...] = field(repr=False)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    export_dir: Path = Path("./exports")
+    bind: str = DEFAULT_BIND
+    threads: int = DEFAULT_THREADS
+    token_service_url: str = DEFAULT_TOKEN_SERVICE_URL
+    token_service_secret: str = field(default="", repr=False)
+    base_url_override: str | None = None
+    projects_cache_seconds: int = PROJECTS_CACHE_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
+        env = os.environ if env is None else env
+        keys = tuple(k.strip() for k in env.get("EXPORTER_API_KEYS", "").split(",") if k.strip())
+        if not keys:
+            raise ConfigurationProblem("EXPORTER_API_KEYS is required (comma-separated API keys)")
+        if any(len(k) < 16 for k in keys):
+            raise ConfigurationProblem(
+                "every key in EXPORTER_API_KEYS must be at least 16 characters"
+            )
+        return cls(
+            api_keys=keys,
+            redis_url=env.get("REDIS_URL", cls.redis_url),
+            export_dir=Path(env.get("EXPORT_DIR", "./exports")),
+            bind=env.get("API_BIND", DEFAULT_BIND),
+            threads=int(env.get("API_THREADS", str(DEFAULT_THREADS))),
+            token_service_url=env.get("TOKEN_SERVICE_URL", cls.token_service_url),
+            token_service_secret=env.get("TOKEN_SERVICE_SECRET", ""),
+            base_url_override=env.get("REVIZTO_BASE_URL") or None,
+        )

@@ -1,0 +1,181 @@
+"""The whole exporter as real processes: sandbox, token service, job API and Celery workers."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support.ports import free_port
+from tests.support.processes import ManagedProcess
+from tests.support.sandbox import SandboxProcess
+from tests.support.token_service import (
+    FAST_TOKEN_ENV,
+    TokenServiceProcess,
+    new_secret,
+    write_appsettings,
+)
+from tests.support.waiting import wait_until
+
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+class WorkerProcess:
+    """`celery -A worker.celery_app worker`, ready once its metrics port answers."""
+
+    def __init__(self, name: str, log_dir: Path, env: dict[str, str], concurrency: int = 1) -> None:
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        argv = [
+            sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+            "--loglevel", "INFO", "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        self.process = ManagedProcess(
+            name,
+            argv,
+            log_dir,
+            env={**env, "WORKER_METRICS_BIND": f"127.0.0.1:{self.metrics_port}"},
+        )
+        self.process.wait_http_ok(self.metrics_url, timeout=60)
+
+    def pool_pids(self) -> list[int]:
+        """The prefork children that run tasks."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def metrics_text(self) -> str:
+        return requests.get(self.metrics_url, timeout=10).text
+
+    def log(self) -> str:
+        return self.process.output()
+
+    def stop(self) -> None:
+        self.process.stop(timeout=30)
+
+
+class ExporterStack:
+    def __init__(
+        self,
+        log_dir: Path,
+        redis_url: str,
+        sandbox: SandboxProcess,
+        *,
+        workers: int = 2,
+        worker_env: dict[str, str] | None = None,
+        token_env: dict[str, str] | None = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.log_dir = log_dir
+        self.export_dir = log_dir / "exports"
+        self.api_key = secrets.token_urlsafe(24)
+        self.workers: list[WorkerProcess] = []
+        self.error_bodies: list[str] = []
+        settings = log_dir / "appsettings.json"
+        write_appsettings(settings, ApiKey=sandbox.access_code())
+        secret = new_secret()
+        self.token_service = TokenServiceProcess(
+            name="token-service",
+            log_dir=log_dir,
+            redis_url=redis_url,
+            sandbox_url=sandbox.base_url,
+            appsettings_path=settings,
+            secret=secret,
+            extra_env={**FAST_TOKEN_ENV, **(token_env or {})},
+        )
+        self.env = {
+            "REDIS_URL": redis_url,
+            "EXPORT_DIR": str(self.export_dir),
+            "TOKEN_SERVICE_URL": self.token_service.base_url,
+            "TOKEN_SERVICE_SECRET": secret,
+            "EXPORTER_API_KEYS": f"{secrets.token_urlsafe(20)},{self.api_key}",
+            "EXPORT_RETRY_BASE_SECONDS": "0.5",
+            **(worker_env or {}),
+        }
+        api_port = free_port()
+        self.api_url = f"http://127.0.0.1:{api_port}"
+        self.api = ManagedProcess(
+            "api",
+            [sys.executable, "-m", "api"],
+            log_dir,
+            env={**self.env, "API_BIND": f"127.0.0.1:{api_port}"},
+        )
+        self.api.wait_http_ok(f"{self.api_url}/readyz")
+        for index in range(workers):
+            self.add_worker(f"worker{index}")
+
+    def add_worker(self, name: str, concurrency: int = 1) -> WorkerProcess:
+        worker = WorkerProcess(name, self.log_dir, self.env, concurrency)
+        self.workers.append(worker)
+        return worker
+
+    # -- the job API ---------------------------------------------------------------------------
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", **extra}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {**self.headers(), **kwargs.pop("headers", {})}
+        reply = requests.request(method, self.api_url + path, headers=headers, timeout=30, **kwargs)
+        if not reply.ok:
+            self.error_bodies.append(reply.text)
+        return reply
+
+    def submit(self, body: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
+        reply = self.call("POST", "/v1/exports", json=body or {}, headers=headers)
+        assert reply.status_code == 202, reply.text
+        job: dict[str, Any] = reply.json()
+        return job
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        reply = self.call("GET", f"/v1/exports/{job_id}")
+        assert reply.status_code == 200, reply.text
+        job: dict[str, Any] = reply.json()
+        return job
+
+    def wait_finished(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
+        def finished() -> dict[str, Any] | None:
+            job = self.job(job_id)
+            return job if job["state"] in FINISHED else None
+
+        try:
+            job: dict[str, Any] = wait_until(
+                finished, timeout=timeout, interval=0.2, what=f"job {job_id} finished"
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.job(job_id)}\n{self.tail_logs()}") from None
+        return job
+
+    def download(self, job_id: str, name: str) -> bytes:
+        reply = self.call("GET", f"/v1/exports/{job_id}/files/{name}")
+        assert reply.status_code == 200, reply.text
+        return reply.content
+
+    # -- housekeeping ----------------------------------------------------------------------------
+
+    def logs(self) -> str:
+        parts = [self.api.output(), self.token_service.log(), *(w.log() for w in self.workers)]
+        return "\n".join(parts)
+
+    def tail_logs(self) -> str:
+        return "\n".join(f"--- {w.process.name}\n{w.log()[-3000:]}" for w in self.workers)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.api.stop()
+        self.token_service.stop()
+
+
+def wait_for_progress(
+    stack: ExporterStack, job_id: str, resource: str, at_least: int, timeout: float = 60
+) -> None:
+    def progressed() -> bool:
+        job = stack.job(job_id)
+        assert job["state"] in ("queued", "running"), job
+        return int(job["progress"]["records"].get(resource, 0)) >= at_least
+
+    wait_until(progressed, timeout=timeout, interval=0.05, what=f"{at_least} {resource} exported")

@@ -1,0 +1,203 @@
+"""The job API's contract: authentication, validation naming the field, idempotency,
+listing, cancelling, downloads that cannot escape the job's folder, and OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from tests.conftest import stop_and_check_for_leaks
+from tests.support.exporter import ExporterStack
+from tests.support.redis_server import PrivateRedis
+from tests.support.sandbox import SandboxProcess
+
+API_TESTS_REDIS_DB = 3  # a database of its own, so the per-test flush of db 0 spares it
+
+
+@pytest.fixture(scope="module")
+def stack(
+    redis_server: PrivateRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ExporterStack]:
+    """One stack for the whole module: these tests do not disturb each other."""
+    directory = tmp_path_factory.mktemp("api-stack")
+    sandbox = SandboxProcess(directory, projects=2, issues_per_project=20)
+    redis.Redis.from_url(redis_server.url(API_TESTS_REDIS_DB)).flushdb()
+    stack = ExporterStack(directory, redis_server.url(API_TESTS_REDIS_DB), sandbox, workers=1)
+    yield stack
+    try:
+        stop_and_check_for_leaks(stack)
+    finally:
+        sandbox.stop()
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-key-of-ours-at-all", "Token abc"])
+def test_every_v1_route_needs_an_api_key(stack: ExporterStack, authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    for method, path in [
+        ("POST", "/v1/exports"),
+        ("GET", "/v1/exports"),
+        ("GET", "/v1/exports/0123456789abcdef0123456789abcdef"),
+        ("POST", "/v1/exports/0123456789abcdef0123456789abcdef:cancel"),
+        ("GET", "/v1/exports/0123456789abcdef0123456789abcdef/files/manifest.json"),
+        ("GET", "/v1/projects"),
+    ]:
+        reply = requests.request(method, stack.api_url + path, headers=headers, timeout=10)
+        assert reply.status_code == 401, (method, path)
+        assert reply.headers["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ("{not json", 400, "body"),
+        ("[]", 400, "body"),
+        ({"resources": ["issues", "clashes"]}, 422, "resources.1"),
+        ({"resources": []}, 422, "resources"),
+        ({"resources": "issues"}, 422, "resources"),
+        ({"format": "xml"}, 422, "format"),
+        ({"project_uuids": ["not-a-uuid"]}, 422, "project_uuids.0"),
+        ({"license_uuid": 12345}, 422, "license_uuid"),
+        ({"updated_since": "last tuesday"}, 422, "updated_since"),
+        ({"include_archived": "yes"}, 422, "include_archived"),
+        ({"surprise": 1}, 422, "surprise"),
+    ],
+)
+def test_bad_requests_are_4xx_problems_naming_the_field(
+    stack: ExporterStack, body: Any, status: int, field: str
+) -> None:
+    data = body if isinstance(body, str) else None
+    reply = stack.call(
+        "POST",
+        "/v1/exports",
+        data=data,
+        json=None if data is not None else body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert reply.status_code == status, reply.text
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert field in {e["field"] for e in reply.json()["errors"]}
+
+
+def test_the_same_idempotency_key_and_body_return_the_same_job(stack: ExporterStack) -> None:
+    body = {"resources": ["licenses", "projects"]}
+    first = stack.call(
+        "POST", "/v1/exports", json=body, headers={"Idempotency-Key": "nightly-2026-11-28"}
+    )
+    again = stack.call(
+        "POST", "/v1/exports", json=body, headers={"Idempotency-Key": "nightly-2026-11-28"}
+    )
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == f"/v1/exports/{first.json()['id']}"
+    conflict = stack.call(
+        "POST",
+        "/v1/exports",
+        json={"resources": ["issues"]},
+        headers={"Idempotency-Key": "nightly-2026-11-28"},
+    )
+    assert conflict.status_code == 422
+    assert conflict.json()["type"].endswith("/idempotency-key-reused")
+    other = stack.call(
+        "POST", "/v1/exports", json=body, headers={"Idempotency-Key": "nightly-2026-11-29"}
+    )
+    assert other.json()["id"] != first.json()["id"]
+    stack.wait_finished(first.json()["id"])
+    stack.wait_finished(other.json()["id"])
+
+
+def test_jobs_are_listed_newest_first_with_filters_and_pages(stack: ExporterStack) -> None:
+    ids = [stack.submit({"resources": ["licenses"]})["id"] for _ in range(3)]
+    for job_id in ids:
+        stack.wait_finished(job_id)
+    page = stack.call("GET", "/v1/exports", params={"limit": 2}).json()
+    assert [j["id"] for j in page["jobs"]] == ids[::-1][:2]
+    listed = [j["id"] for j in page["jobs"]]
+    token = page["next_page_token"]
+    while token is not None:
+        more = stack.call("GET", "/v1/exports", params={"limit": 2, "page_token": token}).json()
+        listed += [j["id"] for j in more["jobs"]]
+        token = more["next_page_token"]
+    assert len(listed) == len(set(listed))
+    assert listed[2] == ids[0]
+    created = [stack.job(job_id)["created_at"] for job_id in listed]
+    assert created == sorted(created, reverse=True)
+    succeeded = stack.call("GET", "/v1/exports", params={"state": "succeeded"}).json()["jobs"]
+    assert set(ids) <= {j["id"] for j in succeeded}
+    cancelled = stack.call("GET", "/v1/exports", params={"state": "cancelled"}).json()["jobs"]
+    assert not set(ids) & {j["id"] for j in cancelled}
+    bad = stack.call("GET", "/v1/exports", params={"state": "done", "limit": 1000})
+    assert bad.status_code == 400
+    assert {e["field"] for e in bad.json()["errors"]} == {"state", "limit"}
+    assert stack.call("GET", "/v1/exports", params={"page_token": "garbage!"}).status_code == 400
+
+
+def test_unknown_jobs_and_files_outside_the_job_are_404(stack: ExporterStack) -> None:
+    job = stack.submit({"resources": ["licenses"]})
+    stack.wait_finished(job["id"])
+    assert stack.call("GET", "/v1/exports/0123456789abcdef0123456789abcdef").status_code == 404
+    assert stack.call("GET", "/v1/exports/..%2F..%2Fetc").status_code == 404
+    for name in [
+        "../../appsettings.json",
+        "..%2F..%2Fappsettings.json",
+        "%2e%2e%2fmanifest.json",
+        ".hidden",
+        "licenses.ndjson.partial",
+    ]:
+        reply = stack.call("GET", f"/v1/exports/{job['id']}/files/{name}")
+        assert reply.status_code == 404, name
+    assert stack.call("GET", f"/v1/exports/{job['id']}/files/licenses.ndjson").status_code == 200
+
+
+def test_a_finished_job_cannot_be_cancelled(stack: ExporterStack) -> None:
+    job = stack.submit({"resources": ["licenses"]})
+    stack.wait_finished(job["id"])
+    reply = stack.call("POST", f"/v1/exports/{job['id']}:cancel")
+    assert reply.status_code == 409
+
+
+def test_projects_are_listed_for_choosing(stack: ExporterStack) -> None:
+    first = stack.call("GET", "/v1/projects")
+    assert first.status_code == 200
+    assert first.headers["X-Cache"] == "miss"
+    licences = first.json()["licenses"]
+    exportable = [lic for lic in licences if lic["exportable"]]
+    assert len(exportable) == 1
+    assert len(exportable[0]["projects"]) == 2
+    assert all(isinstance(p["id"], int) for p in exportable[0]["projects"])
+    assert {lic["reason"] for lic in licences if not lic["exportable"]} == {
+        "frozen",
+        "no_api_access",
+    }
+    again = stack.call("GET", "/v1/projects")
+    assert again.headers["X-Cache"] == "hit"
+    assert again.json() == first.json()
+
+
+def test_openapi_describes_every_route(stack: ExporterStack) -> None:
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    spec = requests.get(f"{stack.api_url}/openapi.json", timeout=10).json()
+    documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
+    app = create_app(ApiSettings(api_keys=("k" * 16,)))
+    actual = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        actual |= {(path, m) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
+    assert documented == actual
+
+
+def test_health_readiness_and_metrics(stack: ExporterStack) -> None:
+    assert requests.get(f"{stack.api_url}/healthz", timeout=5).status_code == 200
+    assert requests.get(f"{stack.api_url}/readyz", timeout=5).status_code == 200
+    stack.call("GET", "/v1/exports")
+    metrics = requests.get(f"{stack.api_url}/metrics", timeout=5).text
+    assert 'revizto_http_requests_total{method="GET",route="/v1/exports",status="200"}' in metrics
+    assert "revizto_export_queue_depth" in metrics

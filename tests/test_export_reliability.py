@@ -1,0 +1,142 @@
+"""Exports that survive what happens overnight: a cancelled job, an incremental run, a
+worker process killed mid-project, a revoked credential, and tokens that expire mid-job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.support.exporter import ExporterStack, wait_for_progress
+from tests.support.sandbox import SandboxFactory, SandboxProcess
+from tests.support.waiting import wait_until
+
+StartStack = Callable[..., ExporterStack]
+
+
+def ndjson(data: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in data.decode().splitlines()]
+
+
+def exported_projects(sandbox: SandboxProcess) -> list[dict[str, Any]]:
+    licence = next(
+        lic for lic in sandbox.catalog()["licenses"] if lic["api_access"] and not lic["frozen"]
+    )
+    projects: list[dict[str, Any]] = licence["projects"]
+    return projects
+
+
+def assert_complete_and_unique(stack: ExporterStack, job: dict[str, Any]) -> None:
+    """Every issue and comment the sandbox holds is in the files exactly once."""
+    for project in exported_projects(stack.sandbox):
+        key = project["uuid"].replace("-", "")
+        issues = ndjson(stack.download(job["id"], f"issues-{key}.ndjson"))
+        assert sorted(i["id"] for i in issues) == list(range(1, project["issues"] + 1))
+        comments = ndjson(stack.download(job["id"], f"comments-{key}.ndjson"))
+        uuids = [c["comment"]["uuid"] for c in comments]
+        assert len(uuids) == len(set(uuids)) == project["comments"]
+
+
+def test_a_cancelled_job_stops_between_pages_and_claims_nothing_complete(
+    sandbox_factory: SandboxFactory, exporter_factory: StartStack
+) -> None:
+    sandbox = sandbox_factory(projects=3, issues_per_project=300, latency_ms=30)
+    stack = exporter_factory(sandbox, workers=2, worker_env={"EXPORT_COMMENT_CONCURRENCY": "2"})
+    job = stack.submit({"resources": ["issues", "comments"]})
+    wait_for_progress(stack, job["id"], "issues", 50)
+    reply = stack.call("POST", f"/v1/exports/{job['id']}:cancel")
+    assert reply.status_code == 200
+    assert reply.json()["state"] == "cancelled"
+    # The running project tasks notice at their next page and stop
+    wait_until(
+        lambda: sum(w.log().count(f"unit stopped job={job['id']}") for w in stack.workers) >= 1,
+        timeout=20,
+        what="workers stopped",
+    )
+    final = stack.job(job["id"])
+    assert final["state"] == "cancelled"
+    assert all(f["complete"] is False for f in final["files"])
+    folder = Path(stack.export_dir, job["id"])
+    assert not (folder / "manifest.json").exists()
+    wait_until(
+        lambda: not [p for p in folder.iterdir() if p.name.endswith(".partial")],
+        timeout=20,
+        what="temporary files removed",
+    )
+
+
+def test_updated_since_exports_only_issues_changed_since_the_watermark(
+    sandbox_factory: SandboxFactory, exporter_factory: StartStack
+) -> None:
+    sandbox = sandbox_factory(projects=2, issues_per_project=80)
+    stack = exporter_factory(sandbox, workers=1)
+    full = stack.wait_finished(stack.submit({"resources": ["issues"]})["id"])
+    assert full["state"] == "succeeded"
+    manifest = json.loads(stack.download(full["id"], "manifest.json"))
+    first, second = exported_projects(sandbox)
+    sandbox.touch_issues(first["uuid"], [3, 41])
+    sandbox.touch_issues(second["uuid"], [80])
+    since = min(manifest["watermarks"].values())  # Revizto's own "YYYY-MM-DD HH:MM:SS", UTC
+
+    job = stack.submit({"resources": ["issues", "comments"], "updated_since": since})
+    done = stack.wait_finished(job["id"])
+    assert done["state"] == "succeeded", done["error"]
+    changed = {
+        project["uuid"]: sorted(
+            i["id"]
+            for i in ndjson(
+                stack.download(done["id"], f"issues-{project['uuid'].replace('-', '')}.ndjson")
+            )
+        )
+        for project in (first, second)
+    }
+    assert changed == {first["uuid"]: [3, 41], second["uuid"]: [80]}
+    assert done["progress"]["records"]["issues"] == 3
+
+
+def test_a_worker_process_killed_mid_project_costs_a_retry_not_records(
+    sandbox_factory: SandboxFactory, exporter_factory: StartStack
+) -> None:
+    sandbox = sandbox_factory(projects=3, issues_per_project=300, latency_ms=20)
+    stack = exporter_factory(sandbox, workers=2, worker_env={"EXPORT_COMMENT_CONCURRENCY": "2"})
+    job = stack.submit({"resources": ["issues", "comments"]})
+    wait_for_progress(stack, job["id"], "comments", 100)
+    victim = stack.workers[0]
+    (child,) = victim.pool_pids()
+    os.kill(child, signal.SIGKILL)  # a crash of the process running a project, mid-write
+    done = stack.wait_finished(job["id"], timeout=180)
+    assert done["state"] == "succeeded", done["error"]
+    assert "WorkerLostError" in victim.log() or "exited prematurely" in victim.log()
+    assert_complete_and_unique(stack, done)
+
+
+def test_a_revoked_credential_fails_the_job_fast_with_reauth_required(
+    sandbox_factory: SandboxFactory, exporter_factory: StartStack
+) -> None:
+    sandbox = sandbox_factory(projects=3, issues_per_project=300, latency_ms=30, token_lifetime=4)
+    stack = exporter_factory(sandbox, workers=2, worker_env={"EXPORT_COMMENT_CONCURRENCY": "2"})
+    job = stack.submit({"resources": ["issues", "comments"]})
+    wait_for_progress(stack, job["id"], "issues", 50)
+    sandbox.set_faults(revoke_refresh_tokens=True)
+    done = stack.wait_finished(job["id"], timeout=30)
+    assert done["state"] == "failed"
+    assert done["error"]["code"] == "reauth_required"
+    assert "auth --access-code" in done["error"]["message"]
+    assert done["finished_at"] - done["started_at"] < 60
+    assert all(f["complete"] is False for f in done["files"])
+
+
+def test_tokens_expiring_every_few_seconds_never_surface_as_errors(
+    sandbox_factory: SandboxFactory, exporter_factory: StartStack
+) -> None:
+    sandbox = sandbox_factory(projects=2, issues_per_project=200, latency_ms=40, token_lifetime=3)
+    stack = exporter_factory(sandbox, workers=2, worker_env={"EXPORT_COMMENT_CONCURRENCY": "1"})
+    job = stack.submit({"resources": ["issues", "comments"]})
+    done = stack.wait_finished(job["id"], timeout=180)
+    assert done["state"] == "succeeded", done["error"]
+    assert done["finished_at"] - done["started_at"] > 6, "the export must outlive several tokens"
+    assert sandbox.stats()["token_endpoint"]["refresh_token"]["ok"] >= 2
+    assert_complete_and_unique(stack, done)

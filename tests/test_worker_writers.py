@@ -1,0 +1,118 @@
+"""Export writers and CSV flattening: pure logic, on real files."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from worker.csv_columns import ISSUE_COLUMNS, cell, generic_columns
+from worker.outputs import SAFE_NAME, file_name
+from worker.writers import CsvWriter, JsonArrayWriter, NdjsonWriter
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"value": "Open", "timestamp": "2025-01-01 00:00:00"}, "Open"),
+        ({"value": "2000-01-01 00:00:00", "timestamp": "2000-01-01 00:00:00"}, ""),
+        ({"value": [], "timestamp": "2000-01-01 00:00:00"}, ""),
+        ({"value": None, "timestamp": "2000-01-01 00:00:00"}, ""),
+        ({"value": ["a@x.com", "b@x.com"], "timestamp": "t"}, "a@x.com;b@x.com"),
+        (
+            {"value": {"uuid": "u", "name": "A-101"}, "timestamp": "t"},
+            '{"name":"A-101","uuid":"u"}',
+        ),
+        ({"value": [{"b": 1}], "timestamp": "t"}, '[{"b":1}]'),
+        ({"value": True, "timestamp": "t"}, "true"),
+        ({"value": 1.25, "timestamp": "t"}, "1.25"),
+        (7, "7"),
+        ("plain", "plain"),
+        ({"not": "a pair"}, '{"not":"a pair"}'),
+    ],
+)
+def test_cells_follow_the_documented_rules(value: Any, expected: str) -> None:
+    assert cell(value) == expected
+
+
+def test_csv_survives_commas_quotes_newlines_and_unicode(tmp_path: Path) -> None:
+    issues = [
+        {
+            "id": 1,
+            "uuid": "u1",
+            "title": {"value": 'Pipe clash, "level 2"\nsee markup', "timestamp": "t"},
+        },
+        {"id": 2, "uuid": "u2", "title": {"value": "Façade — Ünïcode ✓", "timestamp": "t"}},
+        {"id": 3, "uuid": "u3"},  # keys come and go between Revizto versions
+    ]
+    with CsvWriter(
+        tmp_path, "issues.csv", temp_suffix="t", columns=ISSUE_COLUMNS, prefix={"projectUuid": "p"}
+    ) as writer:
+        for issue in issues:
+            writer.write(issue)
+        written = writer.commit()
+    raw = (tmp_path / "issues.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # Excel's cue that the file is UTF-8
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert rows[0][:4] == ["projectUuid", "id", "uuid", "title"]
+    assert [r[3] for r in rows[1:]] == [
+        'Pipe clash, "level 2"\nsee markup',
+        "Façade — Ünïcode ✓",
+        "",
+    ]
+    assert len({len(r) for r in rows}) == 1
+    assert written.records == 3
+    assert written.sha256 == hashlib.sha256(raw).hexdigest()
+    assert written.size == len(raw)
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_json_arrays_are_valid_whatever_the_count(tmp_path: Path, count: int) -> None:
+    with JsonArrayWriter(tmp_path, "x.json", temp_suffix="t") as writer:
+        for index in range(count):
+            writer.write({"i": index, "s": "é"})
+        writer.commit()
+    assert json.loads((tmp_path / "x.json").read_text()) == [
+        {"i": i, "s": "é"} for i in range(count)
+    ]
+
+
+def test_a_writer_left_by_an_error_leaves_no_file(tmp_path: Path) -> None:
+    def crash_mid_export() -> None:
+        with NdjsonWriter(tmp_path, "issues.ndjson", temp_suffix="t") as writer:
+            writer.write({"id": 1})
+            raise RuntimeError("the export crashed")
+
+    with pytest.raises(RuntimeError):
+        crash_mid_export()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nothing_is_visible_under_the_final_name_until_commit(tmp_path: Path) -> None:
+    with NdjsonWriter(tmp_path, "issues.ndjson", temp_suffix="t") as writer:
+        writer.write({"id": 1})
+        assert not (tmp_path / "issues.ndjson").exists()
+        assert writer.temp_path.name.startswith(".")
+        writer.commit()
+    assert (tmp_path / "issues.ndjson").read_text() == '{"id":1}\n'
+
+
+def test_generic_columns_are_the_union_of_keys_in_first_seen_order() -> None:
+    names = [name for name, _ in generic_columns([{"a": 1, "b": 2}, {"c": 3, "a": 4}])]
+    assert names == ["a", "b", "c"]
+
+
+def test_file_names_are_the_only_names_the_api_serves() -> None:
+    for name in (
+        file_name("issues", "ndjson", "2e09e63a-7a8a-4eee-b193-56a3175d2b12"),
+        file_name("license_members", "csv", "0775DA341B5144D890380691A84802D4"),
+        file_name("licenses", "json"),
+    ):
+        assert SAFE_NAME.fullmatch(name), name
+    for bad in ("../issues.ndjson", ".issues.ndjson.t.partial", "issues.ndjson/..", "a/b.csv"):
+        assert not SAFE_NAME.fullmatch(bad)

@@ -1,0 +1,27 @@
+"""The account-level part of a job: licences, projects and licence members."""
+
+from __future__ import annotations
+
+from revizto.client import ReviztoClient
+from worker.plan import ExportPlan
+from worker.request import ExportRequest
+from worker.unit_output import UnitOutput
+
+
+def export_account(
+    client: ReviztoClient, request: ExportRequest, plan: ExportPlan, output: UnitOutput
+) -> None:
+    if request.wants("licenses"):
+        output.write_all("licenses", plan.all_licenses)
+    if request.wants("projects"):
+        output.write_all("projects", plan.project_records)
+    if request.wants("members"):
+        for license_ in plan.licenses:
+            license_uuid = str(license_["uuid"])
+            output.write_all(
+                "members",
+                client.license_team(license_uuid),
+                scope_uuid=license_uuid,
+                file_resource="license_members",
+                progress_key=f"members|license:{license_uuid}",
+            )

@@ -1,0 +1,73 @@
+"""The Celery application of the export workers: `celery -A worker.celery_app worker`.
+
+Reliability settings, each chosen for long, unattended exports:
+  * task_acks_late + task_reject_on_worker_lost: a task is acknowledged only when it
+    finished, so a pool process killed mid-project puts the task back on the queue and
+    another worker redoes that project (tasks rewrite their files from scratch).
+  * worker_prefetch_multiplier=1: a worker holds one task at a time; a big job's
+    projects spread over every worker instead of queueing behind one.
+  * visibility_timeout > task_time_limit: Redis redelivers an unacknowledged task after
+    the visibility timeout; shorter than the longest task, it would hand a running
+    export to a second worker.
+  * JSON serialisation only: nothing pickled crosses the broker.
+  * worker_cancel_long_running_tasks_on_connection_loss: when the broker connection
+    drops, running tasks are cancelled (and redelivered) rather than finishing
+    unacknowledged and being run twice.
+  * worker_soft_shutdown_timeout: on SIGTERM, running tasks get this long to finish;
+    then they are requeued. The container's stop grace period must exceed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_shutdown, worker_ready
+
+from worker.metrics_server import prepare_multiprocess_dir, process_exited, start_metrics_server
+from worker.settings import WorkerSettings
+
+# Before anything imports prometheus_client (see worker.metrics_server).
+prepare_multiprocess_dir()
+
+QUEUE = "exports"
+SOFT_SHUTDOWN_SECONDS = 60.0
+
+settings = WorkerSettings.from_env()
+
+app = Celery("revizto_exporter", broker=settings.redis_url, include=["worker.tasks"])
+app.conf.update(
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    task_ignore_result=True,  # job state lives in the job record, never in Celery results
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    task_acks_on_failure_or_timeout=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=settings.task_time_limit,
+    task_soft_time_limit=max(1, settings.task_time_limit - 30),
+    broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+    broker_connection_retry_on_startup=True,
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    worker_soft_shutdown_timeout=SOFT_SHUTDOWN_SECONDS,
+    worker_enable_soft_shutdown_on_idle=True,
+    task_default_queue=QUEUE,
+)
+
+log = logging.getLogger(__name__)
+
+
+@worker_ready.connect
+def _serve_metrics(**_: Any) -> None:
+    try:
+        start_metrics_server(settings.metrics_bind)
+    except OSError as exc:
+        log.error("worker metrics server not started bind=%s error=%s", settings.metrics_bind, exc)
+
+
+@worker_process_shutdown.connect
+def _forget_dead_child(pid: int | None = None, **_: Any) -> None:
+    if pid is not None:
+        process_exited(pid)

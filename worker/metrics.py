@@ -1,0 +1,35 @@
+"""Worker metrics (names fixed by docs/architecture.md), in prometheus-client's multiprocess
+mode: Celery's prefork children write to files in PROMETHEUS_MULTIPROC_DIR and the worker's
+main process serves their sum on its own /metrics port."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+EXPORT_JOBS = Counter(
+    "revizto_export_jobs",
+    "Export jobs finished, by outcome (succeeded, failed, cancelled).",
+    ["outcome"],
+)
+EXPORT_RECORDS = Counter(
+    "revizto_export_records",
+    "Records written to export files, by resource.",
+    ["resource"],
+)
+API_REQUESTS = Counter(
+    "revizto_api_requests",
+    "Requests to Revizto's API by endpoint and HTTP status (or network/timeout).",
+    ["endpoint", "status"],
+)
+API_DURATION = Histogram(
+    "revizto_api_request_duration_seconds",
+    "Duration of requests to Revizto's API, by endpoint.",
+    ["endpoint"],
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+
+def observe_api_request(endpoint: str, status: str, seconds: float) -> None:
+    """The revizto client's RequestObserver."""
+    API_REQUESTS.labels(endpoint=endpoint, status=status).inc()
+    API_DURATION.labels(endpoint=endpoint).observe(seconds)

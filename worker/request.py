@@ -1,0 +1,116 @@
+"""What an export job asks for: validated once at the API, read again by the workers."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
+
+RESOURCES = (
+    "licenses",
+    "projects",
+    "members",
+    "workflows",
+    "stamps",
+    "sheets",
+    "issues",
+    "comments",
+)
+Resource = Literal[
+    "licenses", "projects", "members", "workflows", "stamps", "sheets", "issues", "comments"
+]
+ExportFormat = Literal["ndjson", "json", "csv"]
+
+
+def _all_resources() -> list[Resource]:
+    return list(get_args(Resource))
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+
+
+def normalise_uuid(value: str) -> str:
+    """Revizto mixes dashed and legacy 32-hex uuids: compare them lower-case, undashed."""
+    return value.replace("-", "").lower()
+
+
+def _uuid(value: str) -> str:
+    if not _UUID.fullmatch(value):
+        raise ValueError("must be a uuid (dashed, or 32 hex digits)")
+    return value.lower()
+
+
+Uuid = Annotated[str, AfterValidator(_uuid)]
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    license_uuid: Uuid | None = Field(
+        default=None, description="licence to export; default: every licence with API access"
+    )
+    project_uuids: list[Uuid] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5000,
+        description="projects to export; default: every project of the chosen licences",
+    )
+    resources: list[Resource] = Field(
+        default_factory=_all_resources, min_length=1, description="what to export"
+    )
+    format: ExportFormat = "ndjson"
+    updated_since: datetime | None = Field(
+        default=None,
+        description="ISO-8601; only issues (and their comments) changed since then",
+    )
+    include_archived: StrictBool = False
+
+    @field_validator("resources")
+    @classmethod
+    def no_duplicates(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("resources must not repeat")
+        return [r for r in RESOURCES if r in value]  # a stable order
+
+    @field_validator("updated_since", mode="before")
+    @classmethod
+    def parse_timestamp(cls, value: object) -> object:
+        # Strict mode refuses strings for datetimes; JSON has no other way to send one.
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    "must be an ISO-8601 timestamp, e.g. 2026-01-31T12:00:00Z"
+                ) from None
+        return value
+
+    @field_validator("updated_since")
+    @classmethod
+    def to_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        # A timestamp without a zone is taken as UTC, like Revizto's own timestamps.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def wants(self, resource: str) -> bool:
+        return resource in self.resources
+
+    def watermark(self) -> str | None:
+        """`updated_since` in Revizto's `synchronized` format (UTC, no zone)."""
+        if self.updated_since is None:
+            return None
+        return self.updated_since.strftime("%Y-%m-%d %H:%M:%S")
+
+    def as_record(self) -> dict[str, object]:
+        """JSON-ready, with the defaults filled in, as stored on the job and in the manifest."""
+        return self.model_dump(mode="json")
