@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -26,6 +26,11 @@ pytest: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 test: lint typecheck pytest
+
+# The whole exporter against the sandbox: private Redis, token service, API, a worker; one
+# export over HTTP; every process stopped at the end (also on Ctrl-C).
+demo: $(STAMP)
+	$(PY) -m demo $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench
