@@ -198,8 +198,12 @@ def run_locally(args: argparse.Namespace) -> int:
             key_file = run_dir / "api-key"
             key_file.write_text(api_key + "\n")
             key_file.chmod(0o600)
-            print(f"\nServices keep running. API: {api_url}  (export API_KEY=$(cat {key_file}))")
-            print("Press Ctrl-C to stop them.")
+            print("\nServices keep running. In another terminal, paste:")
+            print(f"  export API_URL={api_url} API_KEY=$(cat {key_file})")
+            print(f"  export TOKEN_URL={token_url} TOKEN_SERVICE_SECRET={secret}")
+            print(f"  export SANDBOX_URL={sandbox_url}")
+            print(f"  export REDIS_URL={env['REDIS_URL']} APPSETTINGS_PATH={appsettings}")
+            print("Press Ctrl-C here to stop them all.")
             while True:
                 time.sleep(3600)
         print("Stopping every process the demo started...")

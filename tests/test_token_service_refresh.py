@@ -206,3 +206,24 @@ def test_malformed_token_responses_keep_the_old_tokens(
         service.report_rejection(current["generation"]).json()["generation"]
         == current["generation"] + 1
     )
+
+
+def test_in_reauth_the_token_is_served_while_valid_then_503_without_calling_revizto(
+    sandbox_factory: SandboxFactory, start_service: StartService
+) -> None:
+    sandbox = sandbox_factory(token_lifetime=4, projects=1, issues_per_project=5)
+    service = start_service(sandbox)
+    current = token(service)
+    sandbox.set_faults(revoke_refresh_tokens=True)
+    assert service.report_rejection(current["generation"]).status_code == 503
+    # Still valid: callers keep working on it
+    assert token(service)["generation"] == current["generation"]
+
+    def refused() -> bool:
+        reply = service.get_token()
+        return reply.status_code == 503 and reply.json()["type"].endswith("/reauth-required")
+
+    wait_until(refused, timeout=10, interval=0.2, what="503 once the access token expired")
+    assert requests.get(f"{service.base_url}/readyz", timeout=5).status_code == 503
+    # However often it was asked, Revizto was asked once
+    assert sandbox.stats()["token_endpoint"]["refresh_token"]["rejected"] == 1

@@ -23,7 +23,7 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_shutdown, worker_ready
+from celery.signals import worker_init, worker_process_shutdown, worker_ready
 
 from worker.metrics_server import prepare_multiprocess_dir, process_exited, start_metrics_server
 from worker.settings import WorkerSettings
@@ -57,6 +57,13 @@ app.conf.update(
 )
 
 log = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def _refuse_to_start_misconfigured(**_: Any) -> None:
+    # Checked when a worker starts, not at import: the API and tests import this module.
+    if not settings.token_service_secret:
+        raise SystemExit("TOKEN_SERVICE_SECRET is required: workers get their tokens with it")
 
 
 @worker_ready.connect
