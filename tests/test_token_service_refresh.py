@@ -227,3 +227,16 @@ def test_in_reauth_the_token_is_served_while_valid_then_503_without_calling_revi
     assert requests.get(f"{service.base_url}/readyz", timeout=5).status_code == 503
     # However often it was asked, Revizto was asked once
     assert sandbox.stats()["token_endpoint"]["refresh_token"]["rejected"] == 1
+
+
+def test_an_idle_service_keeps_its_refresh_token_alive(
+    sandbox_factory: SandboxFactory, start_service: StartService
+) -> None:
+    # Given nobody asking for tokens, and access tokens that outlive nothing
+    sandbox = sandbox_factory(token_lifetime=2, projects=1, issues_per_project=5)
+    service = start_service(sandbox, TOKEN_KEEPALIVE_SECONDS="1")
+    first = token(service)["generation"]
+    # Then the service refreshes on its own, so the refresh token is used and rotated
+    wait_until(lambda: refreshes(sandbox) >= 2, timeout=15, what="keep-alive refreshes")
+    assert token(service)["generation"] >= first + 2
+    assert sandbox.stats()["token_endpoint"]["refresh_token"]["rejected"] == 0

@@ -12,6 +12,7 @@ from service_common.logging import configure_logging
 from service_common.wsgi import serve
 from token_service.app import create_app
 from token_service.config import ConfigurationProblem, Settings
+from token_service.keepalive import KeepAlive
 from token_service.redaction import install_masking
 from token_service.runtime import Runtime, build_runtime
 from token_service.status import credential_status
@@ -54,6 +55,8 @@ def _serve(runtime: Runtime) -> int:
         runtime.manager.bootstrap()
     except Exception as exc:  # Redis may come up later; readiness reports it meanwhile
         log.error("bootstrap failed error=%s; will retry on the first request", exc)
+    if runtime.settings.keepalive > 0:
+        KeepAlive(runtime.manager, runtime.settings.keepalive).start()
     serve(
         create_app(runtime),
         runtime.settings.bind,

@@ -16,7 +16,9 @@ class ConfigurationProblem(ValueError):
     """A setting is missing or inconsistent; the message names it."""
 
 
-def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+def _float(
+    env: Mapping[str, str], name: str, default: float, *, zero_allowed: bool = False
+) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -24,8 +26,9 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
         value = float(raw)
     except ValueError:
         raise ConfigurationProblem(f"{name} must be a number, got {raw!r}") from None
-    if not value > minimum:
-        raise ConfigurationProblem(f"{name} must be greater than {minimum}, got {raw!r}")
+    if not (value > 0 or (zero_allowed and value == 0)):
+        least = "0 or more" if zero_allowed else "greater than 0"
+        raise ConfigurationProblem(f"{name} must be {least}, got {raw!r}")
     return value
 
 
@@ -52,6 +55,7 @@ class Settings:
     token_retry: RetryPolicy = DEFAULT_TOKEN_RETRY
     lock_lease: float = defaults.DEFAULT_LOCK_LEASE_SECONDS
     lock_wait: float = defaults.DEFAULT_LOCK_WAIT_SECONDS
+    keepalive: float = defaults.DEFAULT_KEEPALIVE_SECONDS  # 0: off
 
     def worst_case_refresh_seconds(self) -> float:
         """Longest a refresh can take: every attempt timing out, plus the waits between."""
@@ -106,4 +110,10 @@ class Settings:
             token_retry=retry,
             lock_lease=_float(env, "TOKEN_LOCK_LEASE_SECONDS", defaults.DEFAULT_LOCK_LEASE_SECONDS),
             lock_wait=_float(env, "TOKEN_LOCK_WAIT_SECONDS", defaults.DEFAULT_LOCK_WAIT_SECONDS),
+            keepalive=_float(
+                env,
+                "TOKEN_KEEPALIVE_SECONDS",
+                defaults.DEFAULT_KEEPALIVE_SECONDS,
+                zero_allowed=True,
+            ),
         )

@@ -114,7 +114,7 @@ class CredentialCollector(Collector):
         )
         yield GaugeMetricFamily(
             "revizto_refresh_token_age_seconds",
-            "Seconds since the refresh token was last issued (rotated or installed).",
+            "Seconds since the refresh token was last issued or successfully used.",
             value=max(0.0, time.time() - state.refresh_token_issued_at),
         )
         yield GaugeMetricFamily(

@@ -88,20 +88,16 @@ class Snapshot:
     inflight: InFlight | None
 
 
-def _pair_fields(
-    pair: TokenPair, refresh_token: str, now: float, rotated_at: float | None
-) -> list[str]:
-    """HSET arguments for a pair; `rotated_at` None keeps the stored refresh-token age."""
-    fields = [
+def _pair_fields(pair: TokenPair, refresh_token: str, now: float) -> list[str]:
+    """HSET arguments for a pair whose refresh token was issued or proved alive `now`."""
+    return [
         "access_token", pair.access_token,
         "refresh_token", refresh_token,
         "expires_at", repr(pair.expires_at),
         "issued_at", repr(pair.requested_at),
+        "refresh_token_issued_at", repr(now),
         "updated_at", repr(now),
     ]  # fmt: skip
-    if rotated_at is not None:
-        fields += ["refresh_token_issued_at", repr(rotated_at)]
-    return fields
 
 
 class TokenStore:
@@ -153,10 +149,10 @@ class TokenStore:
         Returns the new generation, or None when the state moved on meanwhile.
         """
         SECRETS.register(pair.access_token, pair.refresh_token)
-        rotated = pair.refresh_token is not None and pair.refresh_token != sent_refresh_token
         refresh_token = pair.refresh_token or sent_refresh_token
-        # An unrotated refresh token keeps its age: the staleness alert depends on it.
-        fields = _pair_fields(pair, refresh_token, now, rotated_at=now if rotated else None)
+        # Rotated or not, the refresh token has just proved alive: that resets its age,
+        # which is what the staleness alert watches (Revizto's die after a month unused).
+        fields = _pair_fields(pair, refresh_token, now)
         result = self._commit(
             keys=[self.state_key, self.inflight_key], args=[sent_refresh_token, *fields]
         )
@@ -165,7 +161,7 @@ class TokenStore:
     def install(self, pair: TokenPair, refresh_token: str, now: float) -> int:
         """Replace the credential outright (re-authentication) and clear re-auth/in-flight."""
         SECRETS.register(pair.access_token, refresh_token)
-        fields = _pair_fields(pair, refresh_token, now, rotated_at=now)
+        fields = _pair_fields(pair, refresh_token, now)
         return int(
             self._install(keys=[self.state_key, self.reauth_key, self.inflight_key], args=fields)
         )

@@ -29,6 +29,11 @@ API_DURATION = Histogram(
 )
 
 
+# Zero-initialised, so a worker's first failed job is an increase Prometheus can see.
+for _outcome in ("succeeded", "failed", "cancelled"):
+    EXPORT_JOBS.labels(outcome=_outcome)
+
+
 def observe_api_request(endpoint: str, status: str, seconds: float) -> None:
     """The revizto client's RequestObserver."""
     API_REQUESTS.labels(endpoint=endpoint, status=status).inc()
