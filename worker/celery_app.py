@@ -13,8 +13,11 @@ Reliability settings, each chosen for long, unattended exports:
   * worker_cancel_long_running_tasks_on_connection_loss: when the broker connection
     drops, running tasks are cancelled (and redelivered) rather than finishing
     unacknowledged and being run twice.
-  * worker_soft_shutdown_timeout: on SIGTERM, running tasks get this long to finish;
-    then they are requeued. The container's stop grace period must exceed it.
+  * worker_soft_shutdown_timeout: on a cold shutdown, running tasks get this long to
+    finish; then they are requeued. A plain SIGTERM is Celery's warm shutdown, which
+    waits for running tasks however long they take, so containers set
+    REMAP_SIGTERM=SIGQUIT (docker-compose.yml): SIGTERM then means "soft shutdown, then
+    requeue", and the container's stop grace period must exceed this timeout.
 """
 
 from __future__ import annotations
