@@ -53,14 +53,15 @@ def test_short_lived_tokens_are_refreshed_before_expiry_and_callers_never_see_40
 def test_a_storm_of_callers_on_two_replicas_causes_exactly_one_refresh(
     sandbox_factory: SandboxFactory, start_service: StartService
 ) -> None:
-    # Given two replicas, a token with 8 s of life and a slow token endpoint
-    sandbox = sandbox_factory(token_lifetime=8, projects=1, issues_per_project=5)
+    # Given two replicas, a token with 12 s of life and a slow token endpoint (the storm
+    # must finish before the new token enters its own refresh window, 6 s later)
+    sandbox = sandbox_factory(token_lifetime=12, projects=1, issues_per_project=5)
     replicas = [start_service(sandbox), start_service(sandbox)]
     first = token(replicas[0])
     sandbox.set_faults(token_latency_ms=300)
     before = refreshes(sandbox)
     # When 100 callers ask at once, after the token entered the refresh window
-    wait_until(lambda: time.time() > first["refresh_at"], timeout=10, what="refresh window")
+    wait_until(lambda: time.time() > first["refresh_at"], timeout=15, what="refresh window")
     with ThreadPoolExecutor(100) as pool:
         replies = list(pool.map(lambda i: replicas[i % 2].get_token(), range(100)))
     # Then Revizto saw one refresh, and every caller got the same new generation
