@@ -7,11 +7,13 @@ import sys
 from api.app import create_app
 from api.settings import ApiSettings, ConfigurationProblem
 from service_common.logging import configure_logging
+from service_common.redaction import install_masking
 from service_common.wsgi import serve
 
 
 def main() -> int:
     configure_logging()
+    install_masking()
     try:
         settings = ApiSettings.from_env()
     except (ConfigurationProblem, ValueError) as exc:

@@ -55,16 +55,21 @@ def submit() -> Response:
     job_id = uuid.uuid4().hex
     idempotency_key = request.headers.get("Idempotency-Key")
     store: IdempotencyStore = current_app.extensions["idempotency"]
+    if idempotency_key is not None and (
+        not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH
+    ):
+        raise InvalidBody(
+            400,
+            "Idempotency-Key must be 1 to 255 characters",
+            [{"field": "Idempotency-Key", "message": "invalid length"}],
+        )
+    # The job exists before a key can point at it, so a racing replay never finds nothing.
+    jobs.create(job_id, record)
     if idempotency_key is not None:
-        if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
-            raise InvalidBody(
-                400,
-                "Idempotency-Key must be 1 to 255 characters",
-                [{"field": "Idempotency-Key", "message": "invalid length"}],
-            )
         try:
             claim = store.claim(g.api_key, idempotency_key, record, job_id)
         except IdempotencyConflict:
+            jobs.delete(job_id)
             return problem(
                 422,
                 "Idempotency-Key reused with a different request",
@@ -75,11 +80,11 @@ def submit() -> Response:
                 ],
             )
         if claim.replayed:
-            response = _job_or_404(claim.job_id)
-            if isinstance(response, Response):
-                return response
-            return _accepted(response, replayed=True)
-    jobs.create(job_id, record)
+            jobs.delete(job_id)
+            existing = _job_or_404(claim.job_id)
+            return (
+                existing if isinstance(existing, Response) else _accepted(existing, replayed=True)
+            )
     queue: TaskQueue = current_app.extensions["task_queue"]
     try:
         queue.submit(job_id)
@@ -125,7 +130,10 @@ def list_exports() -> Response:
             {"field": "state", "message": f"must be one of {', '.join(s.value for s in JobState)}"}
         )
     limit_raw = request.args.get("limit", str(DEFAULT_PAGE_SIZE))
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_PAGE_SIZE:
+    if (
+        not (limit_raw.isascii() and limit_raw.isdigit())
+        or not 1 <= int(limit_raw) <= MAX_PAGE_SIZE
+    ):
         errors.append(
             {"field": "limit", "message": f"must be an integer from 1 to {MAX_PAGE_SIZE}"}
         )

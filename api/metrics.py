@@ -12,6 +12,9 @@ from prometheus_client.registry import Collector
 
 from api.enqueue import QUEUE
 
+# Anyone can send any verb; only these become label values.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class QueueCollector(Collector):
     """Export tasks waiting for a worker, read from the broker list at scrape time."""
@@ -44,7 +47,6 @@ def install_metrics(app: Flask, registry: CollectorRegistry, client: redis.Redis
     def count(response: Response) -> Response:
         # The rule template ("/v1/exports/<job_id>"), never the raw path: labels stay bounded.
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        requests_total.labels(
-            route=route, method=request.method, status=str(response.status_code)
-        ).inc()
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        requests_total.labels(route=route, method=method, status=str(response.status_code)).inc()
         return response

@@ -201,3 +201,46 @@ def test_health_readiness_and_metrics(stack: ExporterStack) -> None:
     metrics = requests.get(f"{stack.api_url}/metrics", timeout=5).text
     assert 'revizto_http_requests_total{method="GET",route="/v1/exports",status="200"}' in metrics
     assert "revizto_export_queue_depth" in metrics
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "²"}, "limit"),
+        ({"limit": "0"}, "limit"),
+        ({"page_token": "W05hTiwieCJd"}, "page_token"),
+    ],
+)
+def test_odd_query_values_are_400_not_500(
+    stack: ExporterStack, params: dict[str, str], field: str
+) -> None:
+    reply = stack.call("GET", "/v1/exports", params=params)
+    assert reply.status_code == 400, reply.text
+    assert field in {e["field"] for e in reply.json()["errors"]}
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_out_of_range_timestamps_are_422(stack: ExporterStack, moment: str) -> None:
+    reply = stack.call("POST", "/v1/exports", json={"updated_since": moment})
+    assert reply.status_code == 422, reply.text
+    assert "updated_since" in {e["field"] for e in reply.json()["errors"]}
+
+
+def test_unknown_http_methods_do_not_create_metric_series(stack: ExporterStack) -> None:
+    requests.request("FOOBAR123", f"{stack.api_url}/healthz", timeout=5)
+    metrics = requests.get(f"{stack.api_url}/metrics", timeout=5).text
+    assert "FOOBAR123" not in metrics
+    assert 'method="other"' in metrics
+
+
+def test_a_replayed_idempotency_key_leaves_no_orphan_job(stack: ExporterStack) -> None:
+    body = {"resources": ["licenses"]}
+    headers = {"Idempotency-Key": "orphan-check"}
+    first = stack.call("POST", "/v1/exports", json=body, headers=headers).json()
+    stack.call("POST", "/v1/exports", json=body, headers=headers)
+    stack.call("POST", "/v1/exports", json={"resources": ["projects"]}, headers=headers)
+    stack.wait_finished(first["id"])
+    listed = stack.call("GET", "/v1/exports", params={"limit": 100}).json()["jobs"]
+    same_request = [j for j in listed if j["request"]["resources"] in (["licenses"], ["projects"])]
+    assert first["id"] in {j["id"] for j in same_request}
+    assert not [j for j in same_request if j["state"] == "queued" and j["id"] != first["id"]]

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from token_service.redaction import MASK, MaskingFormatter, SecretRegistry, fingerprint
+from service_common.redaction import MASK, MaskingFormatter, SecretRegistry, fingerprint
 
 ROTATED = "def50200" + "ab" * 40
 OPAQUE = "an-opaque-token-with-no-recognisable-shape"

@@ -12,7 +12,7 @@ from token_service.single_flight import FlightTimeout, SingleFlight
 
 
 def test_concurrent_callers_share_one_execution() -> None:
-    flights: SingleFlight[int] = SingleFlight()
+    flights: SingleFlight[int] = SingleFlight("test")
     release = threading.Event()
     calls = []
 
@@ -31,7 +31,7 @@ def test_concurrent_callers_share_one_execution() -> None:
 
 
 def test_followers_get_the_leaders_exception() -> None:
-    flights: SingleFlight[int] = SingleFlight()
+    flights: SingleFlight[int] = SingleFlight("test")
     started = threading.Event()
     release = threading.Event()
 
@@ -52,8 +52,8 @@ def test_followers_get_the_leaders_exception() -> None:
             follower.result()
 
 
-def test_a_follower_gives_up_after_its_timeout() -> None:
-    flights: SingleFlight[int] = SingleFlight()
+def test_a_caller_gives_up_waiting_but_the_work_goes_on() -> None:
+    flights: SingleFlight[int] = SingleFlight("test")
     started = threading.Event()
     release = threading.Event()
 
@@ -72,6 +72,6 @@ def test_a_follower_gives_up_after_its_timeout() -> None:
 
 
 def test_different_keys_run_independently() -> None:
-    flights: SingleFlight[str] = SingleFlight()
+    flights: SingleFlight[str] = SingleFlight("test")
     assert flights.run(1, lambda: "a", timeout=1) == "a"
     assert flights.run(2, lambda: "b", timeout=1) == "b"

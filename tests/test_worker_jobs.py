@@ -71,3 +71,15 @@ def test_expired_jobs_drop_out_of_the_listing(redis_url: str) -> None:
     listed, token = jobs.list_jobs(state=None, limit=10, page_token=None)
     assert [j["id"] for j in listed] == ["f" * 32]
     assert token is None
+
+
+def test_paging_survives_the_expiry_of_the_last_job_returned(redis_url: str) -> None:
+    jobs = store(redis_url)
+    ids = [f"{n:032x}" for n in range(1, 6)]
+    for job_id in ids:
+        jobs.create(job_id, {})
+    first, token = jobs.list_jobs(state=None, limit=2, page_token=None)
+    assert [j["id"] for j in first] == ids[::-1][:2]
+    jobs.client.delete(jobs.key(first[-1]["id"]))  # the page's last job expires meanwhile
+    rest, _ = jobs.list_jobs(state=None, limit=10, page_token=token)
+    assert [j["id"] for j in rest] == ids[::-1][2:]

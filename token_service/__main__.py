@@ -9,11 +9,11 @@ import sys
 
 from revizto.errors import AccessCodeRejected, ReviztoError
 from service_common.logging import configure_logging
+from service_common.redaction import install_masking
 from service_common.wsgi import serve
 from token_service.app import create_app
 from token_service.config import ConfigurationProblem, Settings
 from token_service.keepalive import KeepAlive
-from token_service.redaction import install_masking
 from token_service.runtime import Runtime, build_runtime
 from token_service.status import credential_status
 
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(runtime: Runtime) -> int:
     try:
+        runtime.manager.adopt_newer_file()
         runtime.manager.bootstrap()
     except Exception as exc:  # Redis may come up later; readiness reports it meanwhile
         log.error("bootstrap failed error=%s; will retry on the first request", exc)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from token_service.redaction import SECRETS, fingerprint
+from service_common.redaction import SECRETS, fingerprint
 from token_service.state import TokenState
 
 log = logging.getLogger(__name__)

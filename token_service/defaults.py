@@ -25,6 +25,9 @@ DEFAULT_LOCK_LEASE_SECONDS = 90.0
 # How long a caller waits for somebody else's refresh before being told to come back.
 DEFAULT_LOCK_WAIT_SECONDS = 20.0
 LOCK_POLL_SECONDS = 0.02
+# A caller whose token is still valid waits this long for a proactive refresh before it is
+# handed the current token (guarantee 8: callers keep working while one refresh runs).
+PROACTIVE_WAIT_SECONDS = 2.0
 # Ask for a token this often even when idle, so the refresh token is used and rotated
 # well within Revizto's month; 0 turns it off.
 DEFAULT_KEEPALIVE_SECONDS = 6 * 3600.0

@@ -40,12 +40,12 @@ from revizto.errors import (
 )
 from revizto.expiry import jwt_expiry
 from revizto.oauth import OAuthClient, TokenPair
+from service_common.redaction import fingerprint
 from token_service import defaults
 from token_service.appsettings import AppSettingsFile, AppSettingsInvalid
 from token_service.config import Settings
 from token_service.lock import RefreshLock
 from token_service.metrics import TokenMetrics
-from token_service.redaction import fingerprint
 from token_service.single_flight import FlightTimeout, SingleFlight
 from token_service.state import Snapshot, TokenState, TokenStore
 
@@ -113,8 +113,8 @@ class TokenManager:
         self.metrics = metrics
         self._clock = clock
         # One refresh per generation in this process; replicas meet at the Redis lock.
-        self._refreshes: SingleFlight[TokenState] = SingleFlight()
-        self._bootstraps: SingleFlight[None] = SingleFlight()
+        self._refreshes: SingleFlight[TokenState] = SingleFlight("refresh")
+        self._bootstraps: SingleFlight[None] = SingleFlight("bootstrap")
 
     # -- policy ------------------------------------------------------------------------------
 
@@ -143,8 +143,12 @@ class TokenManager:
             return self._serve_while_valid(state, snapshot)
         if self._clock() < self.refresh_due_at(state):
             return state
+        usable = self.usable(state)
+        # A caller whose token is still good waits only a moment for the refresh: a quick
+        # one hands everybody the new token, a slow one must not stall the workers.
+        wait = min(defaults.PROACTIVE_WAIT_SECONDS, self.settings.lock_wait) if usable else None
         try:
-            return self._refresh("proactive", state.generation)
+            return self._refresh("proactive", state.generation, wait=wait)
         except (TokenUnavailable, ReauthRequired):
             # Keep callers working on the current token while it lasts (guarantee 6, 8).
             latest = self.store.load()
@@ -187,7 +191,11 @@ class TokenManager:
         return self._install(pair, refresh_token)
 
     def _install(self, pair: TokenPair, refresh_token: str) -> TokenState:
-        generation = self.store.install(pair, refresh_token, self._clock())
+        # Above the file's generation too, or a Redis that lost its data would start
+        # again at 1 and every mirror would be refused as older than the file.
+        generation = self.store.install(
+            pair, refresh_token, self._clock(), generation_floor=self._file_generation()
+        )
         state = self.store.load()
         assert state is not None
         log.info(
@@ -199,7 +207,47 @@ class TokenManager:
         self._mirror(state, clear_api_key=True)
         return state
 
+    def _file_generation(self) -> int:
+        try:
+            stored = self.mirror.read()
+        except (OSError, AppSettingsInvalid):
+            return 0
+        return stored.generation if stored is not None else 0
+
     # -- start-up ----------------------------------------------------------------------------
+
+    def adopt_newer_file(self) -> None:
+        """At start-up: if appsettings.json holds a newer generation than Redis, Redis lost
+        its last writes (it persists every second) and the file's refresh token is the live
+        one; take it, so the next refresh does not spend a dead token."""
+        state = self.store.load()
+        try:
+            stored = self.mirror.read()
+        except (OSError, AppSettingsInvalid):
+            return
+        if state is None or stored is None or not stored.refresh_token:
+            return
+        if stored.generation <= state.generation:
+            return
+        with _RedisLockWait(self, "bootstrap", None):
+            state = self.store.load()
+            if state is None or stored.generation <= state.generation:
+                return
+            expires_at = jwt_expiry(stored.access_token, now=self._clock()) or 0.0
+            pair = TokenPair(
+                access_token=stored.access_token,
+                refresh_token=stored.refresh_token,
+                expires_at=expires_at,
+                requested_at=expires_at - ASSUMED_LIFETIME_SECONDS if expires_at else self._clock(),
+            )
+            generation = self.store.install(
+                pair, stored.refresh_token, self._clock(), generation_floor=stored.generation - 1
+            )
+            log.warning(
+                "Redis was behind appsettings generation=%d file_generation=%d; adopted the file",
+                state.generation,
+                generation,
+            )
 
     def bootstrap(self) -> None:
         """Seed an empty Redis from appsettings.json (exchanging its ApiKey if needed).
@@ -253,7 +301,7 @@ class TokenManager:
             try:
                 pair = self.oauth.exchange_access_code(stored.api_key)
             except AccessCodeRejected as exc:
-                self._enter_reauth("access_code_rejected", str(exc), LOG_REAUTH)
+                self._enter_reauth("", "access_code_rejected", str(exc), LOG_REAUTH)
                 return
             except ReviztoError as exc:
                 log.error("access-code exchange failed error=%s; will try again", exc)
@@ -279,6 +327,7 @@ class TokenManager:
                 self._mirror(initial, clear_api_key=True)
             return
         self._enter_reauth(
+            "",
             "no_credentials",
             f"{self.mirror.path} has neither RefreshToken nor ApiKey",
             "No Revizto credentials configured. Re-authentication required.",
@@ -292,10 +341,11 @@ class TokenManager:
             self.bootstrap()
             snapshot = self.store.snapshot()
         if snapshot.state is None:
-            reauth = snapshot.reauth
-            raise ReauthRequired(
-                reauth.reason if reauth else "no_credentials", reauth.detail if reauth else ""
-            )
+            if snapshot.reauth is None:
+                # The start-up exchange failed for a reason that may pass (Revizto down):
+                # not a human's problem yet.
+                raise TokenUnavailable("bootstrap_pending", retry_after=5.0)
+            raise ReauthRequired(snapshot.reauth.reason, snapshot.reauth.detail)
         return snapshot
 
     def _serve_while_valid(self, state: TokenState, snapshot: Snapshot) -> TokenState:
@@ -304,17 +354,21 @@ class TokenManager:
             return state
         raise ReauthRequired(snapshot.reauth.reason, snapshot.reauth.detail)
 
-    def _refresh(self, trigger: str, seen_generation: int) -> TokenState:
-        """One refresh of `seen_generation`, however many threads ask for it at once."""
+    def _refresh(
+        self, trigger: str, seen_generation: int, *, wait: float | None = None
+    ) -> TokenState:
+        """One refresh of `seen_generation`, however many threads ask for it at once;
+        the caller waits `wait` seconds for it (default: as long as the lock allows)."""
+        flight = self._refreshes.launch(
+            seen_generation, lambda: self._lead_refresh(trigger, seen_generation)
+        )
+        # A little beyond lock_wait: the refresh itself times out on the lock first.
+        timeout = wait if wait is not None else self.settings.lock_wait + 1.0
         try:
-            return self._refreshes.run(
-                seen_generation,
-                lambda: self._lead_refresh(trigger, seen_generation),
-                timeout=self.settings.lock_wait,
-            )
+            return flight.result(timeout)
         except FlightTimeout:
-            self.metrics.failed(trigger, "lock_timeout")
-            raise TokenUnavailable("lock_timeout") from None
+            # Not a failure (the refresh goes on and counts its own outcome).
+            raise TokenUnavailable("refresh_in_progress") from None
 
     def _lead_refresh(self, trigger: str, seen_generation: int) -> TokenState:
         try:
@@ -333,7 +387,7 @@ class TokenManager:
         if snapshot.reauth is not None:
             raise ReauthRequired(snapshot.reauth.reason, snapshot.reauth.detail)
         if not state.refresh_token:
-            self._enter_reauth("no_refresh_token", "no refresh token stored", LOG_REAUTH)
+            self._enter_reauth("", "no_refresh_token", "no refresh token stored", LOG_REAUTH)
             raise ReauthRequired("no_refresh_token")
         if lock.remaining_seconds() < self.settings.lock_lease / 2:
             # Guarantee 4: never start a refresh that might outlive the lease.
@@ -362,17 +416,20 @@ class TokenManager:
         spend = _Spend(suspect)
         started = time.monotonic()
         try:
-            pair = self._spend(state.refresh_token, spend)
+            # The lease is sized for the worst case; renewing it while this process lives
+            # also covers what timeouts cannot bound (a reply trickling in byte by byte).
+            with lock.renewed():
+                pair = self._spend(state.refresh_token, spend)
         except RefreshTokenExpired as exc:
             reason = "rotation_lost" if spend.uncertain else "refresh_token_expired"
-            self.store.clear_inflight()
+            self.store.clear_inflight(lock.owner)
             self.metrics.failed(trigger, reason)
-            self._enter_reauth(reason, str(exc), LOG_REAUTH)
+            self._enter_reauth(state.refresh_token, reason, str(exc), LOG_REAUTH)
             raise ReauthRequired(reason, str(exc)) from None
         except TransientError as exc:
             reason = _transient_reason(exc)
             if not spend.uncertain:
-                self.store.clear_inflight()  # nothing reached Revizto that could rotate
+                self.store.clear_inflight(lock.owner)  # nothing reached Revizto to rotate
             self.metrics.failed(trigger, reason)
             log.error(
                 "token refresh failed reason=%s error=%s generation=%d; keeping current tokens",
@@ -430,14 +487,20 @@ class TokenManager:
             with attempt:
                 try:
                     return self.oauth.refresh(refresh_token, attempts=1)
-                except RequestTimeout:
-                    spend.uncertain = True  # the request may have reached Revizto
+                except (RequestTimeout, ServerError):
+                    # The request may have reached Revizto and rotated the token: a refusal
+                    # of the retry then means the rotation was lost, not that it expired.
+                    spend.uncertain = True
                     raise
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    def _enter_reauth(self, reason: str, detail: str, message: str) -> None:
-        if self.store.enter_reauth(reason, detail):
+    def _enter_reauth(self, refused: str, reason: str, detail: str, message: str) -> None:
+        """Flag re-auth for the credential whose refresh token `refused` was refused ("" for
+        none); logs the operator's line once, by whoever raised the flag."""
+        if self.store.enter_reauth(refused, reason, detail):
             log.error("%s reason=%s detail=%s", message, reason, detail)
+        else:
+            log.warning("refusal of a credential no longer stored ignored reason=%s", reason)
 
     def _mirror(self, state: TokenState, *, clear_api_key: bool = False) -> None:
         try:

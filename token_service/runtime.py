@@ -40,9 +40,8 @@ def resolve_base_url(settings: Settings, mirror: AppSettingsFile) -> str:
             "no Revizto base URL: set REVIZTO_BASE_URL or ReviztoAPI.BaseUrl in "
             f"{mirror.path} (e.g. https://api.virginia.revizto.com)"
         )
-    base = stored.base_url.rstrip("/")
-    # The seed's example ends in /api; the API lives at {host}/v5/... (revizto-api.md §1).
-    return base.removesuffix("/v5")
+    # API paths are {BaseUrl}/v5/... (revizto-api.md §1): a BaseUrl ending in /v5 is tolerated.
+    return stored.base_url.rstrip("/").removesuffix("/v5")
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -1,8 +1,9 @@
 """SingleFlight: in one process, concurrent callers for the same key share one execution.
 
-The first caller for a key runs the work; everyone who arrives while it runs waits for
-that outcome (the same value, or the same exception) instead of queueing for a lock and
-re-checking one by one, so a storm of callers wakes up together when the work is done.
+The first caller for a key launches the work in a background thread; everyone who asks
+while it runs waits for that same outcome (the same value, or the same exception),
+each for as long as it can afford: a caller whose current token is still good gives up
+after a moment and carries on with it, while the work finishes for the others.
 """
 
 from __future__ import annotations
@@ -15,49 +16,62 @@ T = TypeVar("T")
 
 
 class FlightTimeout(Exception):
-    """A follower gave up waiting for the leader's outcome."""
+    """The outcome was not ready within the caller's timeout (the work goes on)."""
 
 
-class _Flight(Generic[T]):
+class Flight(Generic[T]):
     def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: T | None = None
-        self.error: BaseException | None = None
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
         self.followers = 0
+
+    def result(self, timeout: float) -> T:
+        if not self._done.wait(timeout):
+            raise FlightTimeout(f"no outcome within {timeout:g}s")
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+    def _run(self, work: Callable[[], T]) -> None:
+        try:
+            self._value = work()
+        except BaseException as exc:  # handed to every waiter, re-raised there
+            self._error = exc
+        finally:
+            self._done.set()
 
 
 class SingleFlight(Generic[T]):
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self._name = name
         self._lock = threading.Lock()
-        self._flights: dict[Hashable, _Flight[T]] = {}
+        self._flights: dict[Hashable, Flight[T]] = {}
+
+    def launch(self, key: Hashable, work: Callable[[], T]) -> Flight[T]:
+        """The running flight for `key`, or a new one running `work` in the background."""
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is not None:
+                flight.followers += 1
+                return flight
+            flight = self._flights[key] = Flight()
+
+        def run() -> None:
+            try:
+                flight._run(work)
+            finally:
+                with self._lock:
+                    del self._flights[key]
+
+        threading.Thread(target=run, name=f"{self._name}-{key}", daemon=True).start()
+        return flight
+
+    def run(self, key: Hashable, work: Callable[[], T], *, timeout: float) -> T:
+        return self.launch(key, work).result(timeout)
 
     def followers(self, key: Hashable) -> int:
-        """How many callers are waiting on the running flight for `key`."""
+        """How many callers joined the running flight for `key` after it started."""
         with self._lock:
             flight = self._flights.get(key)
             return flight.followers if flight else 0
-
-    def run(self, key: Hashable, work: Callable[[], T], *, timeout: float) -> T:
-        with self._lock:
-            flight = self._flights.get(key)
-            leader = flight is None
-            if flight is None:
-                flight = self._flights[key] = _Flight()
-            else:
-                flight.followers += 1
-        if not leader:
-            if not flight.done.wait(timeout):
-                raise FlightTimeout(f"no outcome within {timeout:g}s")
-            if flight.error is not None:
-                raise flight.error
-            return flight.value  # type: ignore[return-value]
-        try:
-            flight.value = work()
-            return flight.value
-        except BaseException as exc:
-            flight.error = exc
-            raise
-        finally:
-            with self._lock:
-                del self._flights[key]
-            flight.done.set()

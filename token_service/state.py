@@ -19,16 +19,41 @@ from dataclasses import dataclass, field
 import redis
 
 from revizto.oauth import TokenPair
-from token_service.redaction import SECRETS, fingerprint
+from service_common.redaction import SECRETS, fingerprint
 
-# KEYS: state, inflight. ARGV: expected refresh token, then field/value pairs.
+# KEYS: state, inflight, reauth. ARGV: expected refresh token, then field/value pairs.
+# A successful rotation also proves the credential alive, so any re-auth flag raised by a
+# refresher that lost a race for the same token is cleared.
 _COMMIT_ROTATION = """
 if redis.call('HGET', KEYS[1], 'refresh_token') ~= ARGV[1] then
     return false
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 return redis.call('HINCRBY', KEYS[1], 'generation', 1)
+"""
+
+# KEYS: state, reauth. ARGV: refresh token that was refused, reason, since, detail.
+# Only a refusal of the credential still stored counts: one refused while somebody
+# installed a new credential (or rotated past it) says nothing about the current one.
+_ENTER_REAUTH = """
+local stored = redis.call('HGET', KEYS[1], 'refresh_token')
+if stored and stored ~= ARGV[1] then
+    return -1
+end
+if redis.call('HSETNX', KEYS[2], 'reason', ARGV[2]) == 0 then
+    return 0
+end
+redis.call('HSET', KEYS[2], 'since', ARGV[3], 'detail', ARGV[4])
+return 1
+"""
+
+# KEYS: inflight. ARGV: owner. Deletes the record only while it is this owner's.
+_CLEAR_INFLIGHT_IF_OWNER = """
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
 """
 
 # KEYS: state. ARGV: field/value pairs (generation among them). Only into an empty slot.
@@ -40,11 +65,17 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
-# KEYS: state, reauth, inflight. ARGV: field/value pairs. Replaces whatever was there.
+# KEYS: state, reauth, inflight. ARGV: lowest acceptable generation, then field/value
+# pairs. Replaces whatever was there; the generation only ever moves forward, past the
+# floor too (the file's generation, when Redis lost its data).
 _INSTALL = """
-redis.call('HSET', KEYS[1], unpack(ARGV))
+local current = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
+local floor = tonumber(ARGV[1])
+if floor > current then current = floor end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], 'generation', current + 1)
 redis.call('DEL', KEYS[2], KEYS[3])
-return redis.call('HINCRBY', KEYS[1], 'generation', 1)
+return current + 1
 """
 
 
@@ -110,6 +141,8 @@ class TokenStore:
         self._commit = client.register_script(_COMMIT_ROTATION)
         self._initialize = client.register_script(_INITIALIZE)
         self._install = client.register_script(_INSTALL)
+        self._enter_reauth = client.register_script(_ENTER_REAUTH)
+        self._clear_inflight = client.register_script(_CLEAR_INFLIGHT_IF_OWNER)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -154,16 +187,25 @@ class TokenStore:
         # which is what the staleness alert watches (Revizto's die after a month unused).
         fields = _pair_fields(pair, refresh_token, now)
         result = self._commit(
-            keys=[self.state_key, self.inflight_key], args=[sent_refresh_token, *fields]
+            keys=[self.state_key, self.inflight_key, self.reauth_key],
+            args=[sent_refresh_token, *fields],
         )
         return int(result) if result is not None else None
 
-    def install(self, pair: TokenPair, refresh_token: str, now: float) -> int:
-        """Replace the credential outright (re-authentication) and clear re-auth/in-flight."""
+    def install(
+        self, pair: TokenPair, refresh_token: str, now: float, *, generation_floor: int = 0
+    ) -> int:
+        """Replace the credential outright (re-authentication) and clear re-auth/in-flight.
+
+        The new generation is above both the stored one and `generation_floor`.
+        """
         SECRETS.register(pair.access_token, refresh_token)
         fields = _pair_fields(pair, refresh_token, now)
         return int(
-            self._install(keys=[self.state_key, self.reauth_key, self.inflight_key], args=fields)
+            self._install(
+                keys=[self.state_key, self.reauth_key, self.inflight_key],
+                args=[generation_floor, *fields],
+            )
         )
 
     def record_inflight(self, generation: int, refresh_token: str, owner: str) -> None:
@@ -177,17 +219,18 @@ class TokenStore:
             },
         )
 
-    def clear_inflight(self) -> None:
-        self.client.delete(self.inflight_key)
+    def clear_inflight(self, owner: str) -> None:
+        """Forget our in-flight record (never a successor's)."""
+        self._clear_inflight(keys=[self.inflight_key], args=[owner])
 
-    def enter_reauth(self, reason: str, detail: str) -> bool:
-        """Raise the re-auth flag; True only for the caller that raised it first."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hsetnx(self.reauth_key, "reason", reason)
-        pipe.hsetnx(self.reauth_key, "since", repr(time.time()))
-        pipe.hsetnx(self.reauth_key, "detail", detail[:300])
-        first, _, _ = pipe.execute()
-        return bool(first)
+    def enter_reauth(self, refused_refresh_token: str, reason: str, detail: str) -> bool:
+        """Raise the re-auth flag for the stored credential, if it is the one Revizto
+        refused; True only for the caller that raised it."""
+        raised = self._enter_reauth(
+            keys=[self.state_key, self.reauth_key],
+            args=[refused_refresh_token, reason, repr(time.time()), detail[:300]],
+        )
+        return int(raised) == 1
 
 
 def _state(raw: dict[str, str]) -> TokenState | None:

@@ -26,8 +26,9 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_shutdown, worker_ready
+from celery.signals import after_setup_logger, worker_init, worker_process_shutdown, worker_ready
 
+from service_common.redaction import install_masking
 from worker.metrics_server import prepare_multiprocess_dir, process_exited, start_metrics_server
 from worker.settings import WorkerSettings
 
@@ -67,6 +68,12 @@ def _refuse_to_start_misconfigured(**_: Any) -> None:
     # Checked when a worker starts, not at import: the API and tests import this module.
     if not settings.token_service_secret:
         raise SystemExit("TOKEN_SERVICE_SECRET is required: workers get their tokens with it")
+
+
+@after_setup_logger.connect
+def _mask_secrets(logger: logging.Logger, **_: Any) -> None:
+    # Workers never log tokens; the masking formatter makes sure a library can't either.
+    install_masking(logger)
 
 
 @worker_ready.connect

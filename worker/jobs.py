@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -81,6 +82,15 @@ return tonumber(redis.call('HGET', KEYS[1], 'pending'))
 """
 
 
+# KEYS: hash. ARGV: field, expected value, new value.
+_SET_FIELD_IF = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+    return redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+end
+return -1
+"""
+
+
 @dataclass(frozen=True)
 class FileEntry:
     name: str
@@ -112,6 +122,7 @@ class JobStore:
         self.client = client
         self._transition = client.register_script(_TRANSITION)
         self._unit_done = client.register_script(_UNIT_DONE)
+        self._set_if = client.register_script(_SET_FIELD_IF)
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -162,8 +173,10 @@ class JobStore:
         """Newest first; `page_token` continues after the last job of the previous page."""
         max_score: str = "+inf"
         after_id: str | None = None
+        after_score: float | None = None
         if page_token:
-            max_score, after_id = _decode_page_token(page_token)
+            after_score, after_id = _decode_page_token(page_token)
+            max_score = repr(after_score)
         jobs: list[dict[str, Any]] = []
         batch = max(limit * 2, 50)
         offset = 0
@@ -177,10 +190,13 @@ class JobStore:
             for raw_id, score in ids_scores:
                 job_id = _text(raw_id)
                 if after_id is not None:
-                    # Skip up to and including the last job already returned.
-                    if job_id == after_id:
-                        after_id = None
-                    continue
+                    if score == after_score:
+                        # Same instant as the last job returned: skip up to and including
+                        # it (it may have expired since: then the whole instant is done).
+                        if job_id == after_id:
+                            after_id = None
+                        continue
+                    after_id = None
                 try:
                     job = self.get(job_id)
                 except JobNotFound:
@@ -247,7 +263,11 @@ class JobStore:
         return {unit: UnitState(state) for unit, state in raw.items()}
 
     def unit_dispatched(self, job_id: str, unit: str) -> None:
-        self.client.hset(self.key(job_id, "units"), unit, UnitState.DISPATCHED.value)
+        """pending → dispatched, never over a unit that already ran (a redelivered plan)."""
+        self._set_if(
+            keys=[self.key(job_id, "units")],
+            args=[unit, UnitState.PENDING.value, UnitState.DISPATCHED.value],
+        )
 
     def claim_outcome(self, job_id: str) -> bool:
         """True for the one caller that gets to count the job's outcome in metrics."""
@@ -285,6 +305,11 @@ class JobStore:
 
     def add_file(self, job_id: str, entry: FileEntry) -> None:
         self.client.hset(self.key(job_id, "files"), entry.name, json.dumps(entry.to_json()))
+
+    def delete(self, job_id: str) -> None:
+        """Forget a job that never started (a lost race for an Idempotency-Key)."""
+        self.client.delete(*self._keys(job_id))
+        self.client.zrem(INDEX_KEY, job_id)
 
     def files(self, job_id: str) -> list[dict[str, Any]]:
         raw = _decode(self.client.hgetall(self.key(job_id, "files")))
@@ -353,10 +378,13 @@ def _encode_page_token(score: float, job_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([score, job_id]).encode()).decode().rstrip("=")
 
 
-def _decode_page_token(token: str) -> tuple[str, str]:
+def _decode_page_token(token: str) -> tuple[float, str]:
     try:
         padded = token + "=" * (-len(token) % 4)
         score, job_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return repr(float(score)), str(job_id)
+        value = float(score)
     except (ValueError, TypeError) as exc:
         raise ValueError("page_token is not one this API issued") from exc
+    if not math.isfinite(value) or not isinstance(job_id, str):
+        raise ValueError("page_token is not one this API issued")
+    return value, job_id

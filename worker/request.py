@@ -43,8 +43,12 @@ def normalise_uuid(value: str) -> str:
     return value.replace("-", "").lower()
 
 
+def is_uuid(value: str) -> bool:
+    return _UUID.fullmatch(value) is not None
+
+
 def _uuid(value: str) -> str:
-    if not _UUID.fullmatch(value):
+    if not is_uuid(value):
         raise ValueError("must be a uuid (dashed, or 32 hex digits)")
     return value.lower()
 
@@ -100,7 +104,10 @@ class ExportRequest(BaseModel):
         if value is None:
             return None
         # A timestamp without a zone is taken as UTC, like Revizto's own timestamps.
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range") from None
 
     def wants(self, resource: str) -> bool:
         return resource in self.resources

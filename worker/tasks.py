@@ -60,6 +60,8 @@ def plan_export(self: Task, job_id: str) -> None:
     def plan_and_export_account() -> None:
         state = ctx.jobs.state(job_id)
         if state is None or state.finished:
+            if state == JobState.CANCELLED and ctx.jobs.claim_outcome(job_id):
+                EXPORT_JOBS.labels(outcome="cancelled").inc()  # cancelled while queued
             return
         ctx.jobs.start(job_id)
         guard = JobGuard(ctx.jobs, job_id)
@@ -171,7 +173,8 @@ def finalize(ctx: WorkerContext, job_id: str) -> None:
             manifest["records"],
             finished_at - (job["started_at"] or finished_at),
         )
-    else:
+    elif ctx.jobs.state(job_id) != JobState.SUCCEEDED:
+        # Cancelled or failed meanwhile; a concurrent finaliser that won keeps its manifest.
         path.unlink(missing_ok=True)
 
 

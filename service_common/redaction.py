@@ -11,9 +11,11 @@ import hashlib
 import logging
 import re
 import threading
+from collections import OrderedDict
 
 MASK = "***"
 FINGERPRINT_LENGTH = 12
+REGISTRY_CAPACITY = 64  # tokens remembered for masking by value
 
 # key=value / "key": "value" / Bearer value, for the names tokens travel under.
 _BY_KEY = re.compile(
@@ -39,19 +41,27 @@ def fingerprint(token: str | None) -> str:
 
 
 class SecretRegistry:
-    """The token values seen so far; thread-safe, append-only."""
+    """The most recent token values seen; thread-safe.
 
-    def __init__(self) -> None:
-        self._values: set[str] = set()
+    Bounded: a year of hourly rotations would otherwise make one enormous pattern. Older
+    tokens are dead, and any JWT or refresh token is still masked by its shape.
+    """
+
+    def __init__(self, capacity: int = REGISTRY_CAPACITY) -> None:
+        self._values: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
         self._lock = threading.Lock()
         self._pattern: re.Pattern[str] | None = None
 
     def register(self, *values: str | None) -> None:
-        new = {v for v in values if v and len(v) >= 8} - self._values
+        new = [v for v in values if v and len(v) >= 8 and v not in self._values]
         if not new:
             return
         with self._lock:
-            self._values |= new
+            for value in new:
+                self._values[value] = None
+            while len(self._values) > self._capacity:
+                self._values.popitem(last=False)
             ordered = sorted(self._values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
@@ -79,9 +89,12 @@ class MaskingFormatter(logging.Formatter):
         return self._registry.mask(self._inner.format(record))
 
 
-def install_masking(registry: SecretRegistry = SECRETS) -> None:
-    """Wrap the formatter of every root handler so nothing reaches a sink unmasked."""
-    for handler in logging.getLogger().handlers:
+def install_masking(
+    logger: logging.Logger | None = None, registry: SecretRegistry = SECRETS
+) -> None:
+    """Wrap the formatter of every handler of `logger` (default: the root logger) so
+    nothing reaches a sink unmasked."""
+    for handler in (logger or logging.getLogger()).handlers:
         current = handler.formatter or logging.Formatter()
         if not isinstance(current, MaskingFormatter):
             handler.setFormatter(MaskingFormatter(current, registry))
