@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,10 +33,6 @@ class Latencies:
     @property
     def p99(self) -> float:
         return self.percentile(99)
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.seconds)
 
 
 @contextmanager

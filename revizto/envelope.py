@@ -119,7 +119,7 @@ def classify_error(
         return NotFound(message, **context)
     if status == 403:
         return AccessDenied(message, **context)
-    if status >= 400 or not 200 <= status < 300:
+    if not 200 <= status < 300:
         return ApiError(message, **context)
     if code is None:
         return InvalidResponse("reply has no envelope (no integer `result`)", endpoint=endpoint)

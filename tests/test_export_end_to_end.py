@@ -13,24 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.exporter import ExporterStack
-from tests.support.sandbox import SandboxFactory, SandboxProcess
+from tests.support.exporter import ExporterStack, exported_licence, ndjson
+from tests.support.sandbox import SandboxFactory
 
 StartStack = Callable[..., ExporterStack]
 
 
-def ndjson(data: bytes) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in data.decode().splitlines()]
-
-
 def files_by_name(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["name"]: f for f in job["files"]}
-
-
-def main_licence(sandbox: SandboxProcess) -> dict[str, Any]:
-    return next(
-        lic for lic in sandbox.catalog()["licenses"] if lic["api_access"] and not lic["frozen"]
-    )
 
 
 def test_a_full_export_matches_the_sandbox_record_for_record(
@@ -43,7 +33,7 @@ def test_a_full_export_matches_the_sandbox_record_for_record(
     done = stack.wait_finished(job["id"])
     assert done["state"] == "succeeded", done["error"]
 
-    licence = main_licence(sandbox)
+    licence = exported_licence(sandbox)
     files = files_by_name(done)
     for project in licence["projects"]:
         key = project["uuid"].replace("-", "")
@@ -87,7 +77,7 @@ def test_csv_export_parses_back_to_the_same_issues(
     job = stack.submit({"format": "csv", "resources": ["issues", "comments"]})
     done = stack.wait_finished(job["id"])
     assert done["state"] == "succeeded", done["error"]
-    project = main_licence(sandbox)["projects"][0]
+    project = exported_licence(sandbox)["projects"][0]
     key = project["uuid"].replace("-", "")
     reference = stack.submit({"resources": ["issues"]})
     reference_done = stack.wait_finished(reference["id"])

@@ -10,22 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.support.exporter import ExporterStack, wait_for_progress
+from tests.support.exporter import ExporterStack, exported_licence, ndjson, wait_for_progress
 from tests.support.sandbox import SandboxFactory, SandboxProcess
 from tests.support.waiting import wait_until
 
 StartStack = Callable[..., ExporterStack]
 
 
-def ndjson(data: bytes) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in data.decode().splitlines()]
-
-
 def exported_projects(sandbox: SandboxProcess) -> list[dict[str, Any]]:
-    licence = next(
-        lic for lic in sandbox.catalog()["licenses"] if lic["api_access"] and not lic["frozen"]
-    )
-    projects: list[dict[str, Any]] = licence["projects"]
+    projects: list[dict[str, Any]] = exported_licence(sandbox)["projects"]
     return projects
 
 

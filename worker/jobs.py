@@ -311,10 +311,6 @@ class JobStore:
         self.client.delete(*self._keys(job_id))
         self.client.zrem(INDEX_KEY, job_id)
 
-    def files(self, job_id: str) -> list[dict[str, Any]]:
-        raw = _decode(self.client.hgetall(self.key(job_id, "files")))
-        return sorted((json.loads(v) for v in raw.values()), key=lambda f: f["name"])
-
     def request(self, job_id: str) -> dict[str, Any]:
         raw = self.client.hget(self.key(job_id), "request")
         if raw is None:

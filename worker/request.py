@@ -15,6 +15,8 @@ from pydantic import (
     field_validator,
 )
 
+from revizto.client import format_watermark
+
 RESOURCES = (
     "licenses",
     "projects",
@@ -116,7 +118,7 @@ class ExportRequest(BaseModel):
         """`updated_since` in Revizto's `synchronized` format (UTC, no zone)."""
         if self.updated_since is None:
             return None
-        return self.updated_since.strftime("%Y-%m-%d %H:%M:%S")
+        return format_watermark(self.updated_since)
 
     def as_record(self) -> dict[str, object]:
         """JSON-ready, with the defaults filled in, as stored on the job and in the manifest."""

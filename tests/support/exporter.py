@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 from pathlib import Path
@@ -179,3 +180,16 @@ def wait_for_progress(
         return int(job["progress"]["records"].get(resource, 0)) >= at_least
 
     wait_until(progressed, timeout=timeout, interval=0.05, what=f"{at_least} {resource} exported")
+
+
+def ndjson(data: bytes) -> list[dict[str, Any]]:
+    """Records of an exported ndjson file."""
+    return [json.loads(line) for line in data.decode().splitlines()]
+
+
+def exported_licence(sandbox: SandboxProcess) -> dict[str, Any]:
+    """The sandbox licence an export covers (the one neither frozen nor without API access)."""
+    licence: dict[str, Any] = next(
+        lic for lic in sandbox.catalog()["licenses"] if lic["api_access"] and not lic["frozen"]
+    )
+    return licence
