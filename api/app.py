@@ -9,15 +9,16 @@ from flask import Flask, Response
 from prometheus_client import CollectorRegistry
 
 from api import exports, health, openapi, projects
-from api.enqueue import TaskQueue
+from api.enqueue import task_dispatcher
 from api.idempotency import IdempotencyStore
 from api.metrics import install_metrics
 from api.settings import ApiSettings
+from jobs.files import ExportFiles
+from jobs.store import JobStore
 from revizto.errors import ReviztoError, TransientError
 from service_common.error_handlers import register_common_error_handlers
 from service_common.problems import problem
-from worker.jobs import JobStore
-from worker.token_client import ReauthRequired
+from token_service.client import ReauthRequired
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ def create_app(settings: ApiSettings) -> Flask:
     app.extensions["redis"] = client
     app.extensions["jobs"] = JobStore(client)
     app.extensions["idempotency"] = IdempotencyStore(client)
-    app.extensions["task_queue"] = TaskQueue(settings.redis_url)
+    app.extensions["files"] = ExportFiles(settings.export_dir)
+    app.extensions["dispatcher"] = task_dispatcher(settings.redis_url)
     app.extensions["metrics_registry"] = registry
 
     app.register_blueprint(exports.bp)

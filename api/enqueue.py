@@ -1,24 +1,19 @@
-"""Send export tasks to the workers without importing the worker (and its side effects)."""
+"""The API's way to the workers: a Celery producer (no worker code imported) and the
+shared Dispatcher that knows every task's name, queue and arguments."""
 
 from __future__ import annotations
 
 from celery import Celery
 
-PLAN_TASK = "worker.tasks.plan_export"
-QUEUE = "exports"  # worker.celery_app.QUEUE; a test checks that the two agree
+from jobs.dispatch import Dispatcher
 
 
-class TaskQueue:
-    def __init__(self, broker_url: str) -> None:
-        self._app = Celery("revizto_exporter_api", broker=broker_url)
-        self._app.conf.update(
-            task_serializer="json",
-            accept_content=["json"],
-            broker_connection_retry_on_startup=True,
-            broker_connection_timeout=5,
-        )
-
-    def submit(self, job_id: str) -> None:
-        self._app.send_task(
-            PLAN_TASK, args=[job_id], queue=QUEUE, retry=True, retry_policy={"max_retries": 2}
-        )
+def task_dispatcher(broker_url: str) -> Dispatcher:
+    producer = Celery("revizto_exporter_api", broker=broker_url)
+    producer.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=5,
+    )
+    return Dispatcher(producer)

@@ -1,27 +1,31 @@
-"""/v1/exports: submit, inspect, list and cancel export jobs, and download their files."""
+"""/v1/exports: submit, inspect, list, cancel, retry and delete export jobs, and download
+their files."""
 
 from __future__ import annotations
 
-import re
-import time
+import logging
 import uuid
-from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 
 from api.auth import protect
-from api.enqueue import TaskQueue
 from api.idempotency import MAX_KEY_LENGTH, IdempotencyConflict, IdempotencyStore
 from api.settings import ApiSettings
+from jobs.dispatch import Dispatcher
+from jobs.files import ExportFiles
+from jobs.layout import JOB_ID, MANIFEST_NAME
+from jobs.model import Job
+from jobs.request import ExportRequest
+from jobs.states import JobState
+from jobs.store import JobNotFound, JobStore
+from jobs.view import job_summary, job_view
 from service_common.problems import problem
 from service_common.validation import InvalidBody, parse_body
-from worker.jobs import JobNotFound, JobState, JobStore
-from worker.outputs import MANIFEST_NAME, SAFE_NAME, job_dir
-from worker.request import ExportRequest
+
+log = logging.getLogger(__name__)
 
 bp = protect(Blueprint("exports", __name__, url_prefix="/v1"))
 
-JOB_ID = re.compile(r"[0-9a-f]{32}")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MEDIA_TYPES = {".ndjson": "application/x-ndjson", ".json": "application/json", ".csv": "text/csv"}
@@ -32,7 +36,17 @@ def _jobs() -> JobStore:
     return jobs
 
 
-def _job_or_404(job_id: str) -> dict[str, Any] | Response:
+def _dispatcher() -> Dispatcher:
+    dispatcher: Dispatcher = current_app.extensions["dispatcher"]
+    return dispatcher
+
+
+def _files() -> ExportFiles:
+    files: ExportFiles = current_app.extensions["files"]
+    return files
+
+
+def _job_or_404(job_id: str) -> Job | Response:
     if not JOB_ID.fullmatch(job_id):
         return _not_found(job_id)
     try:
@@ -47,9 +61,27 @@ def _not_found(job_id: str) -> Response:
     )
 
 
+def _check_notify_url(body: ExportRequest) -> None:
+    if body.notify_url is None:
+        return
+    settings: ApiSettings = current_app.config["API_SETTINGS"]
+    if not settings.webhooks_enabled:
+        message = "webhooks are not configured on this server (EXPORT_WEBHOOK_SECRET)"
+    elif not settings.webhook_policy.allows(body.notify_url):
+        message = "host not allowed: it must be listed in the server's EXPORT_WEBHOOK_ALLOWED_HOSTS"
+    else:
+        return
+    raise InvalidBody(
+        422,
+        f"invalid field(s): notify_url ({message})",
+        [{"field": "notify_url", "message": message}],
+    )
+
+
 @bp.post("/exports")
 def submit() -> Response:
     body = parse_body(request, ExportRequest, allow_empty=True)
+    _check_notify_url(body)
     record = body.as_record()
     jobs = _jobs()
     job_id = uuid.uuid4().hex
@@ -85,19 +117,11 @@ def submit() -> Response:
             return (
                 existing if isinstance(existing, Response) else _accepted(existing, replayed=True)
             )
-    queue: TaskQueue = current_app.extensions["task_queue"]
     try:
-        queue.submit(job_id)
+        _dispatcher().plan(job_id)
     except Exception as exc:
-        jobs.transition(
-            job_id,
-            [JobState.QUEUED],
-            JobState.FAILED,
-            error={
-                "code": "enqueue_failed",
-                "message": f"could not queue the job: {type(exc).__name__}",
-            },
-        )
+        log.error("export not queued job=%s error=%s", job_id, type(exc).__name__)
+        jobs.delete(job_id)
         if idempotency_key is not None:
             store.release(g.api_key, idempotency_key)
         return problem(
@@ -106,10 +130,10 @@ def submit() -> Response:
     return _accepted(jobs.get(job_id), replayed=False)
 
 
-def _accepted(job: dict[str, Any], *, replayed: bool) -> Response:
-    response = jsonify(job)
+def _accepted(job: Job, *, replayed: bool) -> Response:
+    response = jsonify(job_view(job))
     response.status_code = 202
-    response.headers["Location"] = f"/v1/exports/{job['id']}"
+    response.headers["Location"] = f"/v1/exports/{job.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -118,7 +142,7 @@ def _accepted(job: dict[str, Any], *, replayed: bool) -> Response:
 @bp.get("/exports/<job_id>")
 def get_export(job_id: str) -> Response:
     job = _job_or_404(job_id)
-    return job if isinstance(job, Response) else jsonify(job)
+    return job if isinstance(job, Response) else jsonify(job_view(job))
 
 
 @bp.get("/exports")
@@ -131,7 +155,7 @@ def list_exports() -> Response:
         )
     limit_raw = request.args.get("limit", str(DEFAULT_PAGE_SIZE))
     if (
-        not (limit_raw.isascii() and limit_raw.isdigit())
+        not (limit_raw.isascii() and limit_raw.isdigit() and len(limit_raw) <= 3)
         or not 1 <= int(limit_raw) <= MAX_PAGE_SIZE
     ):
         errors.append(
@@ -147,7 +171,7 @@ def list_exports() -> Response:
         )
     except ValueError as exc:
         raise InvalidBody(400, str(exc), [{"field": "page_token", "message": str(exc)}]) from None
-    return jsonify({"jobs": jobs, "next_page_token": next_token})
+    return jsonify({"jobs": [job_summary(j) for j in jobs], "next_page_token": next_token})
 
 
 @bp.post("/exports/<job_id>:cancel")
@@ -155,19 +179,59 @@ def cancel(job_id: str) -> Response:
     job = _job_or_404(job_id)
     if isinstance(job, Response):
         return job
-    if not _jobs().transition(
-        job_id,
-        [JobState.QUEUED, JobState.RUNNING],
-        JobState.CANCELLED,
-        finished_at=repr(time.time()),
-    ):
+    stopped = _jobs().stop(job_id, JobState.CANCELLED)
+    if not stopped.stopped:
         return problem(
             409,
             "Export already finished",
             problem_type="export-finished",
-            detail=f"the job is {_jobs().state(job_id)}; only queued or running jobs can be cancelled",  # noqa: E501
+            detail=f"the job is {stopped.state}; only queued or running jobs can be cancelled",
         )
-    return jsonify(_jobs().get(job_id))
+    _publish(job_id)
+    return jsonify(job_view(_jobs().get(job_id)))
+
+
+def _publish(job_id: str) -> None:
+    """Have a worker write the stopped job's manifest (the reaper does it if this fails)."""
+    try:
+        _dispatcher().publish(job_id)
+    except Exception as exc:
+        log.warning("publish not queued job=%s error=%s", job_id, type(exc).__name__)
+
+
+@bp.post("/exports/<job_id>:retry")
+def retry(job_id: str) -> Response:
+    job = _job_or_404(job_id)
+    if isinstance(job, Response):
+        return job
+    units, why = _jobs().retry(job_id)
+    if not units:
+        if why == "nothing_to_retry":
+            detail = "every project of this job succeeded or was skipped: nothing to retry"
+        else:
+            detail = f"the job is {why}; only a finished job can be retried"
+        return problem(409, "Nothing to retry", problem_type="export-not-retryable", detail=detail)
+    again = _jobs().get(job_id)
+    for unit in units:
+        _dispatcher().unit(again, unit)
+    log.info("export retried job=%s units=%d", job_id, len(units))
+    response = jsonify(job_view(_jobs().get(job_id)))
+    response.status_code = 202
+    response.headers["Location"] = f"/v1/exports/{job_id}"
+    return response
+
+
+@bp.delete("/exports/<job_id>")
+def delete(job_id: str) -> Response:
+    job = _job_or_404(job_id)
+    if isinstance(job, Response):
+        return job
+    # A running job is cancelled first, so its workers stop at their next page.
+    _jobs().stop(job_id, JobState.CANCELLED)
+    _jobs().delete(job_id)
+    _files().delete(job_id)
+    log.info("export deleted job=%s", job_id)
+    return Response(status=204)
 
 
 @bp.get("/exports/<job_id>/files/<name>")
@@ -175,21 +239,11 @@ def download(job_id: str, name: str) -> Response:
     job = _job_or_404(job_id)
     if isinstance(job, Response):
         return job
-    settings: ApiSettings = current_app.config["API_SETTINGS"]
-    listed = {f["name"] for f in job["files"]}
-    if job["state"] == JobState.SUCCEEDED.value:
+    listed = {f.name for f in job.files}
+    if job.state.finished:
         listed.add(MANIFEST_NAME)
-    # Only names this service writes, and only files the job lists: nothing else is reachable.
-    if name not in listed or not (SAFE_NAME.fullmatch(name) or name == MANIFEST_NAME):
-        return problem(
-            404,
-            "File not found",
-            problem_type="file-not-found",
-            detail=f"no file {name!r} in this export",
-        )
-    directory = job_dir(settings.export_dir, job_id).resolve()
-    path = (directory / name).resolve()
-    if path.parent != directory or not path.is_file():
+    path = _files().existing(job_id, name) if name in listed else None
+    if path is None:
         return problem(
             404,
             "File not found",

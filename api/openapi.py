@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
+from pydantic.json_schema import models_json_schema
 
+from jobs.request import ExportRequest
+from jobs.states import JobState
+from jobs.view import JobSummary, JobView
 from revizto.version import __version__
-from worker.jobs import JobState
-from worker.request import ExportRequest
 
 bp = Blueprint("openapi", __name__)
 
@@ -25,12 +27,21 @@ SECURED: list[dict[str, list[str]]] = [{"apiKey": []}]
 def _job_response(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobView"}}},
     }
 
 
+def _model_schemas() -> dict[str, Any]:
+    """The request and job shapes, from the pydantic models that validate and build them."""
+    _, schema = models_json_schema(
+        [(ExportRequest, "validation"), (JobView, "serialization"), (JobSummary, "serialization")],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas: dict[str, Any] = schema["$defs"]
+    return schemas
+
+
 def spec() -> dict[str, Any]:
-    request_schema = ExportRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -47,49 +58,7 @@ def spec() -> dict[str, Any]:
                 }
             },
             "schemas": {
-                "ExportRequest": request_schema,
-                "Job": {
-                    "type": "object",
-                    "required": [
-                        "id",
-                        "state",
-                        "request",
-                        "created_at",
-                        "progress",
-                        "error",
-                        "files",
-                    ],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "state": {"type": "string", "enum": [s.value for s in JobState]},
-                        "request": {"$ref": "#/components/schemas/ExportRequest"},
-                        "created_at": {"type": "number"},
-                        "started_at": {"type": ["number", "null"]},
-                        "finished_at": {"type": ["number", "null"]},
-                        "progress": {"type": "object"},
-                        "skipped": {"type": "array", "items": {"type": "object"}},
-                        "error": {
-                            "type": ["object", "null"],
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                        },
-                        "files": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "name": {"type": "string"},
-                                    "size": {"type": "integer"},
-                                    "sha256": {"type": "string"},
-                                    "records": {"type": "integer"},
-                                    "complete": {"type": "boolean"},
-                                },
-                            },
-                        },
-                    },
-                },
+                **_model_schemas(),
                 "Problem": {
                     "type": "object",
                     "properties": {
@@ -175,6 +144,29 @@ def spec() -> dict[str, Any]:
                     "security": SECURED,
                     "parameters": [JOB_ID],
                     "responses": {"200": _job_response("the job"), "401": PROBLEM, "404": PROBLEM},
+                },
+                "delete": {
+                    "summary": "Remove a job and its files (a running job is cancelled first)",
+                    "security": SECURED,
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "204": {"description": "removed"},
+                        "401": PROBLEM,
+                        "404": PROBLEM,
+                    },
+                },
+            },
+            "/v1/exports/{job_id}:retry": {
+                "post": {
+                    "summary": "Run a finished job's failed and cancelled projects again",
+                    "security": SECURED,
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "202": _job_response("the job, running again"),
+                        "401": PROBLEM,
+                        "404": PROBLEM,
+                        "409": PROBLEM,
+                    },
                 }
             },
             "/v1/exports/{job_id}:cancel": {

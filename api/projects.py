@@ -10,9 +10,9 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from api.auth import protect
 from api.settings import ApiSettings
+from jobs.eligibility import license_unavailable_reason
 from revizto.client import ReviztoClient
-from worker.plan import license_unavailable_reason
-from worker.token_client import TokenServiceProvider
+from token_service.client import TokenServiceProvider
 
 bp = protect(Blueprint("projects", __name__, url_prefix="/v1"))
 

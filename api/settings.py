@@ -1,4 +1,4 @@
-"""Job API settings from the environment (names fixed by docs/architecture.md)."""
+"""Job API settings from the environment (the names are listed in docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.settings import DEFAULT_TOKEN_SERVICE_URL
+from jobs.webhook_policy import WebhookPolicy
+from token_service.client import DEFAULT_TOKEN_SERVICE_URL
 
 DEFAULT_BIND = "127.0.0.1:8080"
 DEFAULT_THREADS = 16
@@ -30,6 +31,9 @@ class ApiSettings:
     token_service_secret: str = field(default="", repr=False)
     base_url_override: str | None = None
     projects_cache_seconds: int = PROJECTS_CACHE_SECONDS
+    # A job's notify_url must name one of these hosts; webhooks need the signing secret.
+    webhook_policy: WebhookPolicy = field(default_factory=lambda: WebhookPolicy.parse(""))
+    webhooks_enabled: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -50,4 +54,6 @@ class ApiSettings:
             token_service_url=env.get("TOKEN_SERVICE_URL", cls.token_service_url),
             token_service_secret=env.get("TOKEN_SERVICE_SECRET", ""),
             base_url_override=env.get("REVIZTO_BASE_URL") or None,
+            webhook_policy=WebhookPolicy.parse(env.get("EXPORT_WEBHOOK_ALLOWED_HOSTS", "")),
+            webhooks_enabled=bool(env.get("EXPORT_WEBHOOK_SECRET")),
         )

@@ -1,8 +1,8 @@
 """The data endpoints an exporter needs, over one Transport and one TokenProvider.
 
-Every call goes through `_get`: the transport retries transient failures; a rejected
-token is refreshed through the provider (naming the generation that failed) and the
-request is retried exactly once.
+Every call goes through `_get`: transient failures (of Revizto, or of the token provider)
+are retried by the transport's RetryPolicy; a rejected token is refreshed through the
+provider (naming the generation that failed) and the request is retried exactly once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ISSUE_PAGE_SIZE = 100  # what most public clients use; Revizto's maximum is unknown
 DEFAULT_COMMENT_PAGE_SIZE = 100
 DEFAULT_PROJECT_PAGE_SIZE = 24  # the limit Revizto echoed in a captured project list
-STAMP_PAGE_SIZE = 200  # issue-preset/list pages are fixed at 200 (S9, citing the docs)
+STAMP_PAGE_SIZE = 200  # issue-preset/list pages are fixed at 200 (docs/revizto-api.md §4.8)
 # Comments "added on or after date"; an early date asks for the whole history.
 ALL_COMMENTS_SINCE = "2000-01-01"
 WATERMARK_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -68,9 +68,17 @@ class ReviztoClient:
     # -- plumbing -------------------------------------------------------------------------
 
     def _get(self, path: str, *, endpoint: str, params: Mapping[str, Any] | None = None) -> Any:
+        for attempt in self.transport.retry_policy.retrying(endpoint):
+            with attempt:
+                return self._get_once(path, endpoint=endpoint, params=params)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _get_once(
+        self, path: str, *, endpoint: str, params: Mapping[str, Any] | None = None
+    ) -> Any:
         token = self.tokens.current_token()
         try:
-            return self.transport.get_data(
+            return self.transport.get_once(
                 path, endpoint=endpoint, bearer=token.access_token, params=params
             )
         except TokenRejected:
@@ -81,7 +89,7 @@ class ReviztoClient:
             )
             token = self.tokens.refresh_after_rejection(token.generation)
             # Exactly one retry: a second rejection means refreshing does not help.
-            return self.transport.get_data(
+            return self.transport.get_once(
                 path, endpoint=endpoint, bearer=token.access_token, params=params
             )
 
@@ -171,10 +179,12 @@ class ReviztoClient:
         limit: int = DEFAULT_ISSUE_PAGE_SIZE,
         synchronized: str | None = None,
         deleted: bool = False,
+        first_page: int = 0,
     ) -> Iterator[Page]:
         """Pages of full issues; `synchronized` (a watermark) limits them to changed issues.
 
-        Each page carries Revizto's next watermark in `Page.synchronized`.
+        Each page carries Revizto's next watermark in `Page.synchronized`; `first_page`
+        resumes an interrupted walk.
         """
         endpoint = "deleted_issues" if deleted else "issues"
         suffix = "filter_deleted" if deleted else "filter"
@@ -189,7 +199,7 @@ class ReviztoClient:
                 params={**params, "page": page},
             )
 
-        return iter_paged(fetch, endpoint=endpoint)
+        return iter_paged(fetch, endpoint=endpoint, first_page=first_page)
 
     def iter_issues(self, project_uuid: str, **options: Any) -> Iterator[dict[str, Any]]:
         for page in self.iter_issue_pages(project_uuid, **options):

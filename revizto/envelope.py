@@ -28,7 +28,7 @@ from revizto.errors import (
     WrongRegion,
 )
 
-# Result codes reported by public clients (docs/revizto-api.md §5); none are official.
+# Result codes reported by public clients (docs/revizto-api.md §5a); none are official.
 TOKEN_REJECTED_RESULTS = frozenset({-206, -21, -22, -31})
 RESULT_ACCESS_DENIED = -20
 RESULT_NO_API_ACCESS = -204
@@ -36,7 +36,8 @@ RESULT_WRONG_REGION = -205
 RESULT_NOT_FOUND = -12
 RESULT_RATE_LIMITED = -2300
 
-# S10 matched "token is invalid or expired" in the body; accept the close variants too.
+# One public client matched "token is invalid or expired" in the body; accept the close
+# variants too (docs/revizto-api.md §2d).
 _TOKEN_INVALID_TEXT = re.compile(r"\btoken\b[^.]{0,40}\b(invalid|expired)\b", re.IGNORECASE)
 
 

@@ -34,7 +34,8 @@ from revizto.transport import RawReply, Timeouts, Transport
 log = logging.getLogger(__name__)
 
 OAUTH_PATH = "v5/oauth2"
-# Result codes the token endpoint uses for a used, expired or foreign code or token (S11).
+# Result codes the token endpoint uses for a used, expired or foreign code or token
+# (docs/revizto-api.md §2d, §5a).
 GRANT_REFUSED_RESULTS = frozenset({-10, -20})
 # The token call must finish well inside the refresh lock's lease, so it gets short timeouts.
 TOKEN_TIMEOUTS = Timeouts(connect=5.0, read=15.0)

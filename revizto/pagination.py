@@ -1,6 +1,6 @@
 """Walk Revizto's list replies page by page, as iterators, so no list is ever held whole.
 
-Two shapes exist (docs/revizto-api.md §3):
+Two shapes exist (docs/revizto-api.md §3b):
   * paged:  `data.data` + `data.pages` (+ `count`, `limit`, `synchronized`), `page` 0-based;
   * entity: `data.entities` (+ `count`); unpaged, or paged by a fixed page size where a
     short page is the last one (stamp templates).
@@ -82,10 +82,10 @@ def parse_entities(data: Any, endpoint: str, number: int = 0) -> Page:
     )
 
 
-def iter_paged(fetch: FetchPage, *, endpoint: str) -> Iterator[Page]:
-    """Pages 0, 1, … of a `data.data` list until `pages` says stop."""
+def iter_paged(fetch: FetchPage, *, endpoint: str, first_page: int = 0) -> Iterator[Page]:
+    """Pages `first_page`, then on, of a `data.data` list until `pages` says stop."""
     previous: list[dict[str, Any]] | None = None
-    number = 0
+    number = first_page
     while number < MAX_PAGES:
         page = parse_paged(fetch(number), number, endpoint)
         if not page.items:

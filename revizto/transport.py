@@ -118,6 +118,18 @@ class Transport:
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
 
+    def get_once(
+        self,
+        path: str,
+        *,
+        endpoint: str,
+        bearer: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """GET an envelope once and return its `data`; failures are classified errors."""
+        reply = self.send("GET", path, endpoint=endpoint, params=params, bearer=bearer)
+        return unwrap(reply.status, reply.content, endpoint=endpoint, retry_after=reply.retry_after)
+
     def get_data(
         self,
         path: str,
@@ -129,10 +141,7 @@ class Transport:
         """GET an envelope and return its `data`, retrying transient failures."""
         for attempt in self.retry_policy.retrying(endpoint):
             with attempt:
-                reply = self.send("GET", path, endpoint=endpoint, params=params, bearer=bearer)
-                return unwrap(
-                    reply.status, reply.content, endpoint=endpoint, retry_after=reply.retry_after
-                )
+                return self.get_once(path, endpoint=endpoint, bearer=bearer, params=params)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def _observe(self, endpoint: str, status: str, started: float) -> None:

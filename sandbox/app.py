@@ -94,7 +94,8 @@ def _parameter_error(error: ParameterError) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
-    # Revizto answers unknown paths with a plain 404 (§3); keep the body JSON for clients.
+    # Revizto answers unknown paths with a plain 404 (docs/revizto-api.md §3f); keep the body
+    # JSON for clients.
     status = error.code or 500
     message = "Not found" if status == 404 else error.name
     return failure(GENERIC_FAILURE, message, status=status)

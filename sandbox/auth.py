@@ -1,9 +1,9 @@
 """The token authority: access codes, JWT access tokens and single-use rotating refresh tokens.
 
-Models Revizto's legacy flow (§2a-§2c): an access code (15 minutes, single use) buys a
-token pair; a refresh token buys a new pair once and is dead afterwards, unless rotation is
-switched off. A reused refresh token is remembered as used, so the sandbox can tell a
-client that burned its credential twice from one that sent garbage.
+Models Revizto's legacy flow (docs/revizto-api.md §2a-§2c): an access code (15 minutes,
+single use) buys a token pair; a refresh token buys a new pair once and is dead afterwards,
+unless rotation is switched off. A reused refresh token is remembered as used, so the
+sandbox can tell a client that burned its credential twice from one that sent garbage.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any
 
 import jwt
 
-# Refresh tokens and access codes look like PHP league/oauth2-server output (§2c).
+# Refresh tokens and access codes look like PHP league/oauth2-server output
+# (docs/revizto-api.md §2c).
 OPAQUE_PREFIX = "def50200"
 ACCESS_CODE_LIFETIME_S = 15 * 60
 REFRESH_TOKEN_LIFETIME_S = 30 * 86400

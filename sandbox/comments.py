@@ -1,4 +1,5 @@
-"""Issue comments, generated on request: text, file, markup and `diff` history entries (§4.7)."""
+"""Issue comments, generated on request: text, file, markup and `diff` history entries
+(docs/revizto-api.md §4.7)."""
 
 from __future__ import annotations
 

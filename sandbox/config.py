@@ -12,7 +12,7 @@ DEFAULT_SEED = 1
 DEFAULT_PROJECTS = 3
 DEFAULT_ISSUES_PER_PROJECT = 250
 DEFAULT_COMMENTS_PER_ISSUE = 4
-# Revizto's real access tokens live an hour (revizto-api.md §2c).
+# Revizto's real access tokens live an hour (docs/revizto-api.md §2c).
 DEFAULT_TOKEN_LIFETIME_S = 3600.0
 # Enough worker threads that injected latency never queues 64 concurrent clients.
 DEFAULT_THREADS = 96

@@ -33,7 +33,8 @@ PROJECT_NAMES = (
     "Campus Library Refurbishment",
     "Northbank Residential",
 )
-# Revizto's licence code for "frozen: subscription expired" seen in captures (§4.2).
+# Revizto's licence code for "frozen: subscription expired" seen in captures
+# (docs/revizto-api.md §4.2).
 FROZEN_REASON = -51
 
 

@@ -1,4 +1,5 @@
-"""Revizto's reply envelope `{result, data, message}`: HTTP 200 even for most errors (§3, §5)."""
+"""Revizto's reply envelope `{result, data, message}`: HTTP 200 even for most errors
+(docs/revizto-api.md §3a, §5a)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any
 
 from flask import Response, jsonify
 
-# Result codes the sandbox answers with, and the messages real clients match on (§5).
+# Result codes the sandbox answers with, and the messages real clients match on
+# (docs/revizto-api.md §5a).
 ENTITY_MISSING = -12
 NO_API_ACCESS = -204
 TOKEN_INVALID = -206

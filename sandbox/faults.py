@@ -1,7 +1,8 @@
 """Injected faults: the settings `POST /_sandbox/faults` changes, and their one-shot counters.
 
 Every key of architecture.md's list is here, plus `hang_scope`, `malformed_kind`,
-`rotate_refresh_tokens`, `expired_token_status` and `refresh_reject_style`. Updates are
+`rotate_refresh_tokens`, `expired_token_status`, `refresh_reject_style` and `fail_projects`
+(uuids of projects whose data routes answer 500 until it is set back to `[]`). Updates are
 validated as a whole before any of them applies, so a 400 leaves the settings untouched.
 """
 
@@ -10,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.identifiers import uuid_key
 from sandbox.rate_limit import SlidingWindowLimiter
 
 SCOPES = ("data", "token", "all")
@@ -24,6 +27,10 @@ LATENCY_PHASES = (PHASE_BEFORE, PHASE_AFTER)
 MALFORMED_KINDS = ("not_json", "no_access_token", "bad_exp")
 REJECT_STYLES = ("403", "invalid_grant", "result")
 DEFAULT_RETRY_AFTER_S = 1.0
+# Revizto spells uuids both ways: dashed 8-4-4-4-12 and legacy 32-hex without dashes.
+UUID_PATTERN = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}", re.IGNORECASE
+)
 
 
 class FaultError(ValueError):
@@ -64,9 +71,13 @@ class FaultSettings:
     rotate_refresh_tokens: bool = True
     expired_token_status: int = 401
     refresh_reject_style: str = "403"
+    # Kept as uuid_key()s, so a lookup needs no normalising; a tuple keeps the settings frozen.
+    fail_projects: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        settings = dataclasses.asdict(self)
+        settings["fail_projects"] = list(self.fail_projects)
+        return settings
 
 
 class FaultState:
@@ -184,6 +195,18 @@ def _rps(name: str, value: Any) -> float | None:
     return _number(name, value, low=0.0)
 
 
+def _project_uuids(name: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise FaultError(name, "must be a list of project uuids")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or UUID_PATTERN.fullmatch(item) is None:
+            raise FaultError(name, f"item {index} is not a project uuid")
+    # dict.fromkeys drops repeats (two spellings of one uuid) and keeps the caller's order.
+    return tuple(dict.fromkeys(uuid_key(item) for item in value))
+
+
 def _fail_next(name: str, value: Any) -> FailNext | None:
     if value is None:
         return None
@@ -229,4 +252,5 @@ _PARSERS: dict[str, Any] = {
     "rotate_refresh_tokens": _flag,
     "expired_token_status": lambda n, v: _choice(n, v, (401, 200)),
     "refresh_reject_style": lambda n, v: _choice(n, v, REJECT_STYLES),
+    "fail_projects": _project_uuids,
 }

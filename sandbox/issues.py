@@ -175,7 +175,8 @@ class GeneratedIssues(IssueCollection):
 
 
 def render_issue(context: IssueContext, issue_id: int, skeleton: Skeleton) -> dict[str, Any]:
-    """The full issue object, key order and nesting as in real captures (§4.6)."""
+    """The full issue object, key order and nesting as in real captures
+    (docs/revizto-api.md §4.6)."""
     rng = random.Random(f"{context.seed}:{context.project_key}:{issue_id}")
     created, updated = skeleton.created, skeleton.updated
 
@@ -210,7 +211,8 @@ def render_issue(context: IssueContext, issue_id: int, skeleton: Skeleton) -> di
         },
         "type": 3 if clash else 1,
     }
-    # Newer Revizto versions add the display names; older captures lack them (§3).
+    # Newer Revizto versions add the display names; older captures lack them
+    # (docs/revizto-api.md §3f).
     if rng.random() < 0.6:
         issue["customStatusName"] = status.name
         issue["customTypeName"] = kind.name

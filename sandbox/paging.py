@@ -1,4 +1,4 @@
-"""Page/limit query parameters (0-based) and the paged payload shape (§3)."""
+"""Page/limit query parameters (0-based) and the paged payload shape (docs/revizto-api.md §3b)."""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ def user_json(person: Person) -> dict[str, Any]:
 
 
 def licence_member_json(person: Person, *, role: int, deactivated: bool) -> dict[str, Any]:
-    """One entity of `GET /v5/license/{uuid}/team` (§4.3)."""
+    """One entity of `GET /v5/license/{uuid}/team` (docs/revizto-api.md §4.3)."""
     return {
         "uuid": person.member_uuid,
         "role": role,
@@ -131,7 +131,7 @@ def licence_member_json(person: Person, *, role: int, deactivated: bool) -> dict
 
 
 def project_member_json(person: Person, *, role_uuid: str, admin: bool) -> dict[str, Any]:
-    """One entity of `GET /v5/project/{uuid}/team` (§4.4)."""
+    """One entity of `GET /v5/project/{uuid}/team` (docs/revizto-api.md §4.4)."""
     access_role = {
         "id": 1 if admin else 2,
         "uuid": role_uuid,

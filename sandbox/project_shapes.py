@@ -1,4 +1,5 @@
-"""Licences, projects and their teams in the shapes Revizto returns them (§4.2-§4.4)."""
+"""Licences, projects and their teams in the shapes Revizto returns them
+(docs/revizto-api.md §4.2-§4.4)."""
 
 from __future__ import annotations
 
@@ -164,7 +165,7 @@ def project_json(project: Project, user: Person) -> dict[str, Any]:
 
 
 def _preview_images(project: Project) -> dict[str, Any] | list[Any]:
-    # Projects without a preview serialise the object as `[]` (§3, empty-object quirk).
+    # Projects without a preview serialise the object as `[]` (docs/revizto-api.md §3e).
     if not project.has_preview_images:
         return []
     base = f"{PREVIEW_BASE}/{project.id}"

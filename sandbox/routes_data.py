@@ -1,4 +1,5 @@
-"""The Revizto v5 data endpoints an exporter reads (§4.1-§4.9); all need a bearer token."""
+"""The Revizto v5 data endpoints an exporter reads (docs/revizto-api.md §4.1-§4.9); all need
+a bearer token."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from sandbox.project_shapes import licence_json, licence_team_json, project_json
 from sandbox.state import current_state
 from sandbox.timestamps import format_timestamp, now_epoch, parse_timestamp
 
-# Observed or documented page sizes (§4.4, §4.6-§4.8); larger limits are clamped.
+# Observed or documented page sizes (docs/revizto-api.md §4.4, §4.6-§4.8); larger limits
+# are clamped.
 PROJECT_PAGE_DEFAULT = 24
 ISSUE_PAGE_DEFAULT = 100
 COMMENT_PAGE_DEFAULT = 100
@@ -29,7 +31,7 @@ install_data_gate(data)
 
 
 class ApiError(Exception):
-    """A handled Revizto error: HTTP 200 with a negative `result` (§5)."""
+    """A handled Revizto error: HTTP 200 with a negative `result` (docs/revizto-api.md §3a)."""
 
     def __init__(self, result: int) -> None:
         super().__init__(result)
@@ -108,7 +110,7 @@ def deleted_issues(project_ref: str) -> Response:
 
 @data.get("/issue/<issue_uuid>/comments/date")
 def issue_comments(issue_uuid: str) -> Response:
-    # Revizto wants the numeric project id here; a uuid finds nothing (§4.7).
+    # Revizto wants the numeric project id here; a uuid finds nothing (docs/revizto-api.md §4.7).
     raw_project_id = request.args.get("projectId", "")
     dataset = current_state().dataset
     project = dataset.project_by_id(int(raw_project_id)) if raw_project_id.isdigit() else None
@@ -144,7 +146,8 @@ def _issue_page(project_ref: str, *, deleted: bool) -> Response:
 
 
 def _issue_params() -> Mapping[str, Any]:
-    """Query parameters, or a JSON body for the POST form some clients use (§4.6, S9)."""
+    """Query parameters, or a JSON body for the POST form some clients use
+    (docs/revizto-api.md §4.6)."""
     params: dict[str, Any] = dict(request.args)
     if request.method == "POST":
         body = request.get_json(silent=True)

@@ -1,4 +1,5 @@
-"""`/v5/oauth2`: Revizto's legacy token endpoint, with its rotation and its failure modes (§2).
+"""`/v5/oauth2`: Revizto's legacy token endpoint, with its rotation and its failure modes
+(docs/revizto-api.md §2).
 
 The order matters and mirrors what a client can observe: injected hangs, failures and
 malformed replies never spend a code or refresh token; in the "before" latency phase a

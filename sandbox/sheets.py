@@ -1,4 +1,5 @@
-"""A project's sheets (`sheet/list`, §4.9) and the `sheet` object issues point at them with."""
+"""A project's sheets (`sheet/list`, docs/revizto-api.md §4.9) and the `sheet` object issues
+point at them with."""
 
 from __future__ import annotations
 

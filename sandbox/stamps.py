@@ -64,7 +64,8 @@ class StampSet:
                 "title": template.title,
                 "parentUuid": template.category_uuid,
                 "nodeRole": NODE_TEMPLATE,
-                # Revizto sends this as a JSON-encoded string, not an object (§4.8).
+                # Revizto sends this as a JSON-encoded string, not an object
+                # (docs/revizto-api.md §4.8).
                 "fields": json.dumps(
                     {
                         "stampAbbr": template.abbr,

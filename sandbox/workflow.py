@@ -1,4 +1,5 @@
-"""A project's issue workflow settings: custom statuses, issue types and workflows (§4.5)."""
+"""A project's issue workflow settings: custom statuses, issue types and workflows
+(docs/revizto-api.md §4.5)."""
 
 from __future__ import annotations
 
@@ -96,7 +97,8 @@ class ProjectWorkflow:
 
 
 def generated_workflow(seed: int, project_key: str) -> ProjectWorkflow:
-    """Two workflows that both hold an "Open" status with different uuids, as S9 found."""
+    """Two workflows that both hold an "Open" status with different uuids, as one public
+    client found (docs/revizto-api.md §4.5)."""
 
     def status(name: str, legacy: str) -> Status:
         return Status(derived_uuid(seed, project_key, "status", name, legacy), name, legacy)

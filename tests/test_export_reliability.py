@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jobs.timestamps import parse_rfc3339
 from tests.support.exporter import ExporterStack, exported_licence, ndjson, wait_for_progress
 from tests.support.sandbox import SandboxFactory, SandboxProcess
 from tests.support.waiting import wait_until
@@ -33,6 +34,10 @@ def assert_complete_and_unique(stack: ExporterStack, job: dict[str, Any]) -> Non
         assert len(uuids) == len(set(uuids)) == project["comments"]
 
 
+def duration(job: dict[str, Any]) -> float:
+    return parse_rfc3339(job["finished_at"]) - parse_rfc3339(job["started_at"])
+
+
 def test_a_cancelled_job_stops_between_pages_and_claims_nothing_complete(
     sandbox_factory: SandboxFactory, exporter_factory: StartStack
 ) -> None:
@@ -51,9 +56,22 @@ def test_a_cancelled_job_stops_between_pages_and_claims_nothing_complete(
     )
     final = stack.job(job["id"])
     assert final["state"] == "cancelled"
+    assert {p["state"] for p in final["projects"]} == {"cancelled"}
     assert all(f["complete"] is False for f in final["files"])
+    # The manifest says what happened, and lists no file as complete
     folder = Path(stack.export_dir, job["id"])
-    assert not (folder / "manifest.json").exists()
+    manifest = json.loads(
+        wait_until(
+            lambda: (
+                (folder / "manifest.json").exists() and stack.download(job["id"], "manifest.json")
+            ),
+            timeout=20,
+            what="manifest of the cancelled job",
+        )
+    )
+    assert manifest["state"] == "cancelled"
+    assert manifest["files"] == []
+    assert {p["state"] for p in manifest["projects"]} == {"cancelled"}
     wait_until(
         lambda: not [p for p in folder.iterdir() if p.name.endswith(".partial")],
         timeout=20,
@@ -72,7 +90,7 @@ def test_updated_since_exports_only_issues_changed_since_the_watermark(
     first, second = exported_projects(sandbox)
     sandbox.touch_issues(first["uuid"], [3, 41])
     sandbox.touch_issues(second["uuid"], [80])
-    since = min(manifest["watermarks"].values())  # Revizto's own "YYYY-MM-DD HH:MM:SS", UTC
+    since = min(manifest["watermarks"].values())  # RFC 3339, UTC
 
     job = stack.submit({"resources": ["issues", "comments"], "updated_since": since})
     done = stack.wait_finished(job["id"])
@@ -118,7 +136,7 @@ def test_a_revoked_credential_fails_the_job_fast_with_reauth_required(
     assert done["state"] == "failed"
     assert done["error"]["code"] == "reauth_required"
     assert "auth --access-code" in done["error"]["message"]
-    assert done["finished_at"] - done["started_at"] < 60
+    assert duration(done) < 60
     assert all(f["complete"] is False for f in done["files"])
 
 
@@ -130,6 +148,6 @@ def test_tokens_expiring_every_few_seconds_never_surface_as_errors(
     job = stack.submit({"resources": ["issues", "comments"]})
     done = stack.wait_finished(job["id"], timeout=180)
     assert done["state"] == "succeeded", done["error"]
-    assert done["finished_at"] - done["started_at"] > 6, "the export must outlive several tokens"
+    assert duration(done) > 6, "the export must outlive several tokens"
     assert sandbox.stats()["token_endpoint"]["refresh_token"]["ok"] >= 2
     assert_complete_and_unique(stack, done)

@@ -1,4 +1,5 @@
-"""The sandbox's token endpoint and token checks, as Revizto's legacy OAuth flow behaves (§2)."""
+"""The sandbox's token endpoint and token checks, as Revizto's legacy OAuth flow behaves
+(docs/revizto-api.md §2)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ from tests.support.sandbox import SandboxFactory, SandboxProcess
 SEED = 7
 ISSUES = 1050
 WORKSPACE = {"seed": SEED, "projects": 3, "issues_per_project": ISSUES, "archived_projects": 1}
-# The key set of real captured issues (§4.6); optional ones are missing from some issues.
+# The key set of real captured issues (docs/revizto-api.md §4.6); optional ones are missing
+# from some issues.
 REAL_ISSUE_KEYS = {
     "uuid", "id", "author", "binding", "commented", "comments", "unread", "type", "updated",
     "version", "status", "assignee", "backgroundType", "bind3d", "camera", "cdeLinks", "clashes",

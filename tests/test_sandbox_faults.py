@@ -212,6 +212,109 @@ def test_rate_limit_answers_429_with_retry_after_and_minus_2300(
     assert all(sandbox.get("/v5/user", token).status_code == 200 for _ in range(10))
 
 
+# --- failing projects ---------------------------------------------------------------------------
+
+
+def _two_projects(sandbox: SandboxProcess) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Two readable projects of the main licence, and that licence's uuid."""
+    licence = sandbox.catalog()["licenses"][0]
+    first, second = licence["projects"][:2]
+    return first, second, licence["uuid"]
+
+
+def _issues_path(project_ref: Any) -> str:
+    return f"/v5/project/{project_ref}/issue-filter/filter"
+
+
+def test_fail_projects_fails_every_data_route_of_those_projects_until_cleared(
+    sandbox: SandboxProcess, token: str
+) -> None:
+    failing, healthy, licence_uuid = _two_projects(sandbox)
+    issue_uuid = sandbox.data(_issues_path(failing["uuid"]), token, limit=1)["data"][0]["uuid"]
+    comments_path = f"/v5/issue/{issue_uuid}/comments/date"
+    licence_paths = [
+        "/v5/user/licenses",
+        f"/v5/license/{licence_uuid}/team",
+        f"/v5/license/{licence_uuid}/projects",
+        f"/v5/project/list/{licence_uuid}/paged",
+    ]
+    sandbox.reset_stats()
+
+    settings = sandbox.set_faults(fail_projects=[failing["uuid"]])
+    assert settings["fail_projects"] == [failing["uuid"].replace("-", "")]
+    failed = [
+        sandbox.get(_issues_path(failing["uuid"]), token, limit=1),
+        sandbox.get(_issues_path(failing["id"]), token, limit=1),  # numeric id, same project
+        sandbox.get(f"/v5/project/{failing['uuid']}/team", token),
+        sandbox.get(comments_path, token, projectId=failing["id"], date="2000-01-01"),
+    ]
+    assert [reply.status_code for reply in failed] == [500] * 4
+    assert {reply.json()["result"] for reply in failed} == {-1}
+    assert sandbox.get(_issues_path(healthy["uuid"]), token, limit=1).status_code == 200
+    assert [sandbox.get(path, token).status_code for path in licence_paths] == [200] * 4
+    assert sandbox.stats()["responses_5xx"] == 4
+
+    assert sandbox.set_faults(fail_projects=[])["fail_projects"] == []
+    assert sandbox.data(_issues_path(failing["uuid"]), token, limit=1)["count"] > 0
+    assert sandbox.get(f"/v5/project/{failing['uuid']}/team", token).status_code == 200
+    reply = sandbox.get(comments_path, token, projectId=failing["id"], date="2000-01-01")
+    assert (reply.status_code, reply.json()["result"]) == (200, 0)
+
+
+@pytest.mark.parametrize(
+    "value", ["abc", [1], ["not-a-uuid"], {"uuid": "0" * 32}, ["0" * 31], ["0" * 32 + "\n"], True]
+)
+def test_a_bad_fail_projects_value_is_refused_and_changes_nothing(
+    sandbox: SandboxProcess, value: Any
+) -> None:
+    failing, _, _ = _two_projects(sandbox)
+    before = sandbox.set_faults(fail_projects=[failing["uuid"]])
+    reply = requests.post(
+        sandbox.url("/_sandbox/faults"), json={"hang_next": 1, "fail_projects": value}, timeout=10
+    )
+    assert reply.status_code == 400
+    assert reply.json()["field"] == "fail_projects"
+    assert sandbox.set_faults() == before
+
+
+def test_null_clears_fail_projects(sandbox: SandboxProcess, token: str) -> None:
+    failing, _, _ = _two_projects(sandbox)
+    sandbox.set_faults(fail_projects=[failing["uuid"]])
+    assert sandbox.set_faults(fail_projects=None)["fail_projects"] == []
+    assert sandbox.get(_issues_path(failing["uuid"]), token, limit=1).status_code == 200
+
+
+def test_dashed_and_undashed_spellings_of_a_project_uuid_match(
+    sandbox: SandboxProcess, token: str
+) -> None:
+    failing, _, _ = _two_projects(sandbox)
+    dashed = failing["uuid"].upper()
+    undashed = dashed.replace("-", "")
+    assert "-" in dashed
+
+    for configured, requested in ((undashed, dashed), (dashed, undashed)):
+        settings = sandbox.set_faults(fail_projects=[configured])
+        assert settings["fail_projects"] == [undashed.lower()]
+        assert sandbox.get(_issues_path(requested), token, limit=1).status_code == 500
+
+    both = sandbox.set_faults(fail_projects=[dashed, undashed])
+    assert both["fail_projects"] == [undashed.lower()]  # one project, stored once
+
+
+def test_a_failing_project_does_not_spend_a_pending_fail_next(
+    sandbox: SandboxProcess, token: str
+) -> None:
+    failing, healthy, _ = _two_projects(sandbox)
+    sandbox.set_faults(
+        fail_projects=[failing["uuid"]], fail_next={"count": 1, "status": 503, "scope": "data"}
+    )
+    assert [
+        sandbox.get(_issues_path(failing["uuid"]), token, limit=1).status_code for _ in range(3)
+    ] == [500] * 3
+    assert sandbox.set_faults()["fail_next"]["count"] == 1
+    assert sandbox.get(_issues_path(healthy["uuid"]), token, limit=1).status_code == 503
+
+
 # --- token endpoint faults ----------------------------------------------------------------------
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from jobs.layout import SAFE_NAME, file_name
 from worker.csv_columns import ISSUE_COLUMNS, cell, generic_columns
-from worker.outputs import SAFE_NAME, file_name
 from worker.writers import CsvWriter, JsonArrayWriter, NdjsonWriter
 
 

@@ -60,7 +60,9 @@ class Settings:
     def worst_case_refresh_seconds(self) -> float:
         """Longest a refresh can take: every attempt timing out, plus the waits between."""
         per_attempt = self.token_timeouts.connect + self.token_timeouts.read
-        return per_attempt * self.token_retry.attempts + self.token_retry.worst_case_waiting()
+        # The token service always bounds its attempts (its RetryPolicy has `attempts`).
+        attempts = self.token_retry.attempts or 1
+        return per_attempt * attempts + self.token_retry.worst_case_waiting()
 
     def check(self) -> None:
         """Refuse settings under which a refresh could outlive its lock (guarantee 4)."""

@@ -40,7 +40,8 @@ def resolve_base_url(settings: Settings, mirror: AppSettingsFile) -> str:
             "no Revizto base URL: set REVIZTO_BASE_URL or ReviztoAPI.BaseUrl in "
             f"{mirror.path} (e.g. https://api.virginia.revizto.com)"
         )
-    # API paths are {BaseUrl}/v5/... (revizto-api.md §1): a BaseUrl ending in /v5 is tolerated.
+    # API paths are {BaseUrl}/v5/... (docs/revizto-api.md §1): a BaseUrl ending in /v5 is
+    # tolerated.
     return stored.base_url.rstrip("/").removesuffix("/v5")
 
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from jobs.request import ExportRequest
 from revizto.client import ReviztoClient
 from worker.plan import ExportPlan
-from worker.request import ExportRequest
 from worker.unit_output import UnitOutput
 
 
 def export_account(
     client: ReviztoClient, request: ExportRequest, plan: ExportPlan, output: UnitOutput
 ) -> None:
-    if request.wants("licenses"):
+    """Write the account files an earlier delivery did not already commit."""
+    output.sweep_partials()
+    if request.wants("licenses") and not output.done(output.name("licenses")):
         output.write_all("licenses", plan.all_licenses)
-    if request.wants("projects"):
+    if request.wants("projects") and not output.done(output.name("projects")):
         output.write_all("projects", plan.project_records)
     if request.wants("members"):
         for license_ in plan.licenses:
             license_uuid = str(license_["uuid"])
+            name = output.name("members", scope_uuid=license_uuid, file_resource="license_members")
+            if output.done(name):
+                continue
             output.write_all(
                 "members",
                 client.license_team(license_uuid),
@@ -25,3 +30,4 @@ def export_account(
                 file_resource="license_members",
                 progress_key=f"members|license:{license_uuid}",
             )
+            output.run.check()

@@ -1,14 +1,17 @@
-"""The Celery application of the export workers: `celery -A worker.celery_app worker`.
+"""The Celery application of the export workers: `celery -A worker.celery_app worker`,
+and of the scheduler of periodic work: `celery -A worker.celery_app beat`.
 
 Reliability settings, each chosen for long, unattended exports:
   * task_acks_late + task_reject_on_worker_lost: a task is acknowledged only when it
     finished, so a pool process killed mid-project puts the task back on the queue and
-    another worker redoes that project (tasks rewrite their files from scratch).
+    another worker resumes that project from its last checkpoint.
   * worker_prefetch_multiplier=1: a worker holds one task at a time; a big job's
     projects spread over every worker instead of queueing behind one.
-  * visibility_timeout > task_time_limit: Redis redelivers an unacknowledged task after
-    the visibility timeout; shorter than the longest task, it would hand a running
-    export to a second worker.
+  * visibility_timeout: Redis redelivers an unacknowledged task after it. A unit that is
+    still running is never run twice (its task claims it first, and its owner
+    heartbeats), so the timeout can be shorter than the longest task; it bounds how long
+    a task reserved by a dead worker waits. A running unit whose worker died is found by
+    the reaper (worker/reaper.py) within EXPORT_STALL_SECONDS instead.
   * JSON serialisation only: nothing pickled crosses the broker.
   * worker_cancel_long_running_tasks_on_connection_loss: when the broker connection
     drops, running tasks are cancelled (and redelivered) rather than finishing
@@ -23,11 +26,20 @@ Reliability settings, each chosen for long, unattended exports:
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, worker_init, worker_process_shutdown, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    worker_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
+from jobs.dispatch import QUEUE, RETENTION_TASK, Dispatcher
 from service_common.redaction import install_masking
 from worker.metrics_server import prepare_multiprocess_dir, process_exited, start_metrics_server
 from worker.settings import WorkerSettings
@@ -35,12 +47,12 @@ from worker.settings import WorkerSettings
 # Before anything imports prometheus_client (see worker.metrics_server).
 prepare_multiprocess_dir()
 
-QUEUE = "exports"
 SOFT_SHUTDOWN_SECONDS = 60.0
 
 settings = WorkerSettings.from_env()
 
 app = Celery("revizto_exporter", broker=settings.redis_url, include=["worker.tasks"])
+dispatcher = Dispatcher(app)
 app.conf.update(
     task_serializer="json",
     accept_content=["json"],
@@ -58,6 +70,11 @@ app.conf.update(
     worker_soft_shutdown_timeout=SOFT_SHUTDOWN_SECONDS,
     worker_enable_soft_shutdown_on_idle=True,
     task_default_queue=QUEUE,
+    # Celery beat: retention. Its schedule file goes where a read-only image can write.
+    beat_schedule={
+        "apply-retention": {"task": RETENTION_TASK, "schedule": settings.retention_interval}
+    },
+    beat_schedule_filename=str(Path(tempfile.gettempdir()) / "revizto-exporter-beat-schedule"),
 )
 
 log = logging.getLogger(__name__)
@@ -82,6 +99,35 @@ def _serve_metrics(**_: Any) -> None:
         start_metrics_server(settings.metrics_bind)
     except OSError as exc:
         log.error("worker metrics server not started bind=%s error=%s", settings.metrics_bind, exc)
+
+
+@worker_ready.connect
+def _start_reaper(**_: Any) -> None:
+    # Imported here: the reaper's metrics must load after the multiprocess setup above.
+    from worker.context import context
+    from worker.reaper import Reaper
+
+    ctx = context(settings, dispatcher)
+    global _reaper
+    _reaper = Reaper(
+        ctx.jobs,
+        dispatcher,
+        stall_seconds=settings.stall_seconds,
+        interval=settings.heartbeat_interval,
+    )
+    _reaper.start()
+    log.info(
+        "reaper started stall_s=%.0f interval_s=%.1f", settings.stall_seconds, _reaper.interval
+    )
+
+
+@worker_shutdown.connect
+def _stop_reaper(**_: Any) -> None:
+    if _reaper is not None:
+        _reaper.stop()
+
+
+_reaper: Any = None
 
 
 @worker_process_shutdown.connect

@@ -1,4 +1,5 @@
-"""WorkerContext: the per-process connections a task uses (Redis, token service, Revizto).
+"""WorkerContext: the per-process connections a task uses (Redis, the job store, the token
+service), and a Revizto client per unit.
 
 Built lazily in the pool process that runs the task, never in the parent before the
 fork, so no socket is shared between processes.
@@ -7,15 +8,26 @@ fork, so no socket is shared between processes.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
+from jobs.dispatch import Dispatcher
+from jobs.files import ExportFiles
+from jobs.store import JobStore
 from revizto.client import ReviztoClient
-from worker.jobs import JobStore
+from revizto.retry import RetryPolicy
+from token_service.client import TokenServiceProvider
 from worker.metrics import observe_api_request
-from worker.settings import WorkerSettings
-from worker.token_client import TokenServiceProvider
+from worker.settings import RETRY_MAX_SECONDS, WorkerSettings
+from worker.unit_run import UnitRun
+
+# Redis restarts take seconds: ride them out rather than fail the unit that was writing.
+REDIS_RETRY = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=8)
+# A Retry-After longer than this is not waited out in one go (it would look like a stall).
+UNIT_RETRY_AFTER_CAP = 300.0
 
 
 @dataclass
@@ -23,37 +35,69 @@ class WorkerContext:
     settings: WorkerSettings
     redis: redis.Redis
     jobs: JobStore
+    files: ExportFiles
     tokens: TokenServiceProvider
-    _client: ReviztoClient | None = field(default=None, repr=False)
+    dispatcher: Dispatcher
 
-    def client(self) -> ReviztoClient:
-        """The Revizto client; its base URL is the token service's unless overridden."""
-        if self._client is None:
-            base_url = self.settings.base_url_override
-            if base_url is None:
-                self.tokens.current_token()
-                base_url = self.tokens.base_url
-            if not base_url:
-                raise RuntimeError("no Revizto base URL: set REVIZTO_BASE_URL")
-            self._client = ReviztoClient(base_url, self.tokens, observer=observe_api_request)
-        return self._client
+    def base_url(self) -> str:
+        """Revizto's base URL: the override, or the token service's."""
+        base_url = self.settings.base_url_override
+        if base_url is None:
+            self.tokens.current_token()
+            base_url = self.tokens.base_url
+        if not base_url:
+            raise RuntimeError("no Revizto base URL: set REVIZTO_BASE_URL")
+        return base_url
+
+    def client_for(self, run: UnitRun) -> ReviztoClient:
+        """A client whose requests retry, with backoff honouring Retry-After, for as long
+        as the retry window allows, showing every retry on the unit."""
+        policy = RetryPolicy(
+            attempts=None,
+            max_elapsed=self.settings.project_retry_window,
+            initial_backoff=self.settings.retry_base_seconds,
+            max_backoff=RETRY_MAX_SECONDS,
+            jitter=min(1.0, self.settings.retry_base_seconds),
+            retry_after_cap=UNIT_RETRY_AFTER_CAP,
+            sleep=run.sleep,
+            on_retry=run.retrying,
+        )
+        return ReviztoClient(
+            self.base_url(), self.tokens, retry_policy=policy, observer=observe_api_request
+        )
+
+    def unit_run(self, job_id: str, unit: str) -> UnitRun:
+        return UnitRun(
+            self.jobs,
+            job_id,
+            unit,
+            stall_seconds=self.settings.stall_seconds,
+            heartbeat_interval=self.settings.heartbeat_interval,
+        )
 
 
 _context: WorkerContext | None = None
 _context_pid: int | None = None
 
 
-def context(settings: WorkerSettings) -> WorkerContext:
+def context(settings: WorkerSettings, dispatcher: Dispatcher) -> WorkerContext:
     global _context, _context_pid
     if _context is None or _context_pid != os.getpid():
         client = redis.Redis.from_url(
-            settings.redis_url, decode_responses=True, socket_connect_timeout=5, socket_timeout=30
+            settings.redis_url,
+            decode_responses=True,
+            socket_connect_timeout=5,
+            socket_timeout=30,
+            retry=REDIS_RETRY,
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
         _context = WorkerContext(
             settings=settings,
             redis=client,
             jobs=JobStore(client),
+            files=ExportFiles(settings.export_dir),
             tokens=TokenServiceProvider(settings.token_service_url, settings.token_service_secret),
+            dispatcher=dispatcher,
         )
         _context_pid = os.getpid()
     return _context

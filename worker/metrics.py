@@ -8,7 +8,7 @@ from prometheus_client import Counter, Histogram
 
 EXPORT_JOBS = Counter(
     "revizto_export_jobs",
-    "Export jobs finished, by outcome (succeeded, failed, cancelled).",
+    "Export jobs finished, by outcome (succeeded, partially_succeeded, failed, cancelled).",
     ["outcome"],
 )
 EXPORT_RECORDS = Counter(
@@ -30,7 +30,7 @@ API_DURATION = Histogram(
 
 
 # Zero-initialised, so a worker's first failed job is an increase Prometheus can see.
-for _outcome in ("succeeded", "failed", "cancelled"):
+for _outcome in ("succeeded", "partially_succeeded", "failed", "cancelled"):
     EXPORT_JOBS.labels(outcome=_outcome)
 
 
@@ -38,3 +38,18 @@ def observe_api_request(endpoint: str, status: str, seconds: float) -> None:
     """The revizto client's RequestObserver."""
     API_REQUESTS.labels(endpoint=endpoint, status=status).inc()
     API_DURATION.labels(endpoint=endpoint).observe(seconds)
+
+
+UNITS_REQUEUED = Counter(
+    "revizto_export_units_requeued",
+    "Job units sent back to the queue, by reason (stalled: their heartbeat stopped).",
+    ["reason"],
+)
+WEBHOOK_DELIVERIES = Counter(
+    "revizto_export_webhook_deliveries",
+    "Webhook delivery attempts, by outcome (delivered, retrying, failed).",
+    ["outcome"],
+)
+UNITS_REQUEUED.labels(reason="stalled")
+for _outcome in ("delivered", "retrying", "failed"):
+    WEBHOOK_DELIVERIES.labels(outcome=_outcome)

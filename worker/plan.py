@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobs.eligibility import license_unavailable_reason, project_skip_reason
+from jobs.model import ProjectRef
+from jobs.request import ExportRequest, normalise_uuid
 from revizto.client import ReviztoClient
 from revizto.errors import InvalidResponse
-from worker.request import ExportRequest, normalise_uuid
 
 
 class PlanError(Exception):
@@ -19,53 +21,18 @@ class PlanError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class ProjectRef:
-    """What a project task needs to know about its project (JSON-safe for the broker)."""
-
-    uuid: str
-    id: int  # Revizto's numeric project id: the comments endpoint wants this one
-    title: str
-    license_uuid: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "uuid": self.uuid,
-            "id": self.id,
-            "title": self.title,
-            "license_uuid": self.license_uuid,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ProjectRef:
-        return cls(
-            uuid=data["uuid"],
-            id=int(data["id"]),
-            title=data["title"],
-            license_uuid=data["license_uuid"],
-        )
-
-
 @dataclass
 class ExportPlan:
     all_licenses: list[dict[str, Any]]
     licenses: list[dict[str, Any]]  # the ones exported
-    projects: list[ProjectRef]
+    projects: list[ProjectRef]  # skipped ones too, with their skip_reason
     project_records: list[dict[str, Any]]  # Revizto's objects for the `projects` file
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
 
-def license_unavailable_reason(license_: dict[str, Any]) -> str | None:
-    """Why a licence cannot be exported: frozen, or no API access (Revizto+ only)."""
-    if license_.get("frozen") is True:
-        return "frozen"
-    options = license_.get("licenseOptions")
-    if isinstance(options, dict) and options.get("allowApiAccess") is False:
-        return "no_api_access"
-    return None
-
-
-def project_ref(project: dict[str, Any], license_uuid: str) -> ProjectRef:
+def project_ref(
+    project: dict[str, Any], license_uuid: str, skip_reason: str | None = None
+) -> ProjectRef:
     project_id = project.get("id")
     if isinstance(project_id, bool) or not isinstance(project_id, int):
         raise InvalidResponse(
@@ -76,6 +43,7 @@ def project_ref(project: dict[str, Any], license_uuid: str) -> ProjectRef:
         id=project_id,
         title=str(project.get("title") or ""),
         license_uuid=license_uuid,
+        skip_reason=skip_reason,
     )
 
 
@@ -121,30 +89,23 @@ def build_plan(client: ReviztoClient, request: ExportRequest) -> ExportPlan:
             if wanted_projects and key not in wanted_projects:
                 continue
             found.add(key)
-            explicitly_asked = key in wanted_projects
-            if project.get("archived") is True and not (
-                request.include_archived or explicitly_asked
-            ):
+            reason = project_skip_reason(
+                project,
+                include_archived=request.include_archived,
+                explicitly_asked=key in wanted_projects,
+            )
+            projects.append(project_ref(project, license_uuid, reason))
+            if reason is not None:
                 skipped.append(
                     {
                         "kind": "project",
                         "uuid": project.get("uuid"),
                         "name": project.get("title"),
-                        "reason": "archived",
+                        "license_uuid": license_uuid,
+                        "reason": reason,
                     }
                 )
                 continue
-            if project.get("frozen") is True:
-                skipped.append(
-                    {
-                        "kind": "project",
-                        "uuid": project.get("uuid"),
-                        "name": project.get("title"),
-                        "reason": "frozen",
-                    }
-                )
-                continue
-            projects.append(project_ref(project, license_uuid))
             records.append(project)
     missing = sorted(wanted_projects - found)
     if missing:

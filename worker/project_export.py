@@ -1,30 +1,80 @@
-"""ProjectExporter: one project's resources, streamed page by page into its files.
+"""ProjectExporter: one project's resources, streamed page by page into its files, with a
+checkpoint after every issue page so an interrupted unit resumes instead of starting over.
 
-Issues are read page by page and written as they arrive; comments are fetched for a few
-issues at a time in parallel (Revizto has one comments call per issue, so a project of
-10,000 issues is 10,000 calls: latency, not bandwidth, is what limits an export) and
-written in issue order. Between pages the JobGuard checks for a cancelled or failed job.
+Small resources (members, workflows, stamps, sheets) are each one file, written in one go;
+a file an earlier delivery committed is not fetched again. Issues are read page by page;
+comments are fetched for a few issues at a time in parallel (Revizto has one comments
+call per issue, so latency, not bandwidth, limits an export) and written in issue order,
+each issue's comments right after it. When the last issue of a page has been written,
+the byte offsets and record counts of both files are checkpointed on the unit: a unit
+redelivered after a crash copies that prefix and goes on from the next page.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
+from jobs.model import ProjectRef
+from jobs.request import ExportRequest
+from jobs.store import Write
 from revizto.client import ReviztoClient
-from worker.guard import JobGuard
-from worker.plan import ProjectRef
-from worker.request import ExportRequest
+from revizto.pagination import Page
 from worker.unit_output import UnitOutput
-from worker.writers import RecordWriter
+from worker.unit_run import UnitRun
+from worker.writers import FileCheckpoint, RecordWriter, ResumeImpossible
 
 log = logging.getLogger(__name__)
 
 # How many issues' comments may be fetched ahead of the writer, per worker thread.
 LOOKAHEAD_PER_THREAD = 4
+
+
+@dataclass
+class IssueCheckpoint:
+    """Where an issue walk stopped: the next page, and the good prefix of each file."""
+
+    next_page: int = 0
+    watermark: str | None = None
+    issues_seen: int = 0
+    files: dict[str, FileCheckpoint] = field(default_factory=dict)
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {
+                "next_page": self.next_page,
+                "watermark": self.watermark,
+                "issues_seen": self.issues_seen,
+                "files": {k: v.to_json() for k, v in self.files.items()},
+            }
+        )
+
+    @classmethod
+    def from_text(cls, raw: str | None) -> IssueCheckpoint | None:
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return cls(
+            next_page=int(data["next_page"]),
+            watermark=data.get("watermark"),
+            issues_seen=int(data.get("issues_seen", 0)),
+            files={k: FileCheckpoint.from_json(v) for k, v in data["files"].items()},
+        )
+
+
+@dataclass
+class _Pending:
+    """An issue waiting to be written, with its comments being fetched."""
+
+    issue: dict[str, Any]
+    comments: Future[list[dict[str, Any]]] | None
+    ends_page: Page | None = None  # set on the last issue of a page
 
 
 class ProjectExporter:
@@ -34,54 +84,80 @@ class ProjectExporter:
         request: ExportRequest,
         project: ProjectRef,
         output: UnitOutput,
-        guard: JobGuard,
+        run: UnitRun,
         *,
         comment_concurrency: int,
+        checkpoint: IssueCheckpoint | None = None,
     ) -> None:
         self.client = client
         self.request = request
         self.project = project
         self.output = output
-        self.guard = guard
+        self.unit_run = run
         self.comment_concurrency = comment_concurrency
+        self.checkpoint = checkpoint
         self.watermark: str | None = None
 
     def run(self) -> None:
-        project_uuid = self.project.uuid
-        if self.request.wants("members"):
-            self.output.write_all(
-                "members", self.client.project_team(project_uuid), scope_uuid=project_uuid
-            )
-        self.guard.check()
-        if self.request.wants("workflows"):
-            settings = self.client.issue_workflow_settings(project_uuid)
-            self.output.write_all("workflows", [settings], scope_uuid=project_uuid)
-        self.guard.check()
-        if self.request.wants("stamps"):
-            self.output.write_all(
-                "stamps", self.client.iter_stamps(project_uuid), scope_uuid=project_uuid
-            )
-        self.guard.check()
-        if self.request.wants("sheets"):
-            self.output.write_all(
-                "sheets", self.client.sheets(project_uuid), scope_uuid=project_uuid
-            )
-        if self.request.wants("issues") or self.request.wants("comments"):
-            self._issues_and_comments()
+        uuid = self.project.uuid
+        small: list[tuple[str, Callable[[], Iterable[dict[str, Any]]]]] = [
+            ("members", lambda: self.client.project_team(uuid)),
+            ("workflows", lambda: [self.client.issue_workflow_settings(uuid)]),
+            ("stamps", lambda: self.client.iter_stamps(uuid)),
+            ("sheets", lambda: self.client.sheets(uuid)),
+        ]
+        for resource, fetch in small:
+            if self.request.wants(resource):
+                if not self.output.done(self.output.name(resource, scope_uuid=uuid)):
+                    self.output.write_all(resource, fetch(), scope_uuid=uuid)
+                self.unit_run.check()
+        wanted = [r for r in ("issues", "comments") if self.request.wants(r)]
+        if wanted and not all(
+            self.output.done(self.output.name(r, scope_uuid=uuid)) for r in wanted
+        ):
+            self._issues_and_comments(wanted)
 
-    def _issues_and_comments(self) -> None:
-        project_uuid = self.project.uuid
+    # -- issues and comments ---------------------------------------------------------------------
+
+    def _open(self, resources: list[str]) -> tuple[dict[str, RecordWriter], IssueCheckpoint]:
+        """Writers for `resources`, resumed from the checkpoint when it is usable."""
+        checkpoint = self.checkpoint
+        if checkpoint is not None and set(checkpoint.files) == set(resources):
+            writers: dict[str, RecordWriter] = {}
+            try:
+                for resource in resources:
+                    writers[resource] = self.output.open(
+                        resource, scope_uuid=self.project.uuid, resume=checkpoint.files[resource]
+                    )
+            except ResumeImpossible as exc:
+                for writer in writers.values():
+                    writer.discard()
+                log.warning(
+                    "checkpoint unusable, project starts over job=%s project=%s reason=%s",
+                    self.unit_run.job_id,
+                    self.project.uuid,
+                    exc,
+                )
+            else:
+                log.info(
+                    "project resumed job=%s project=%s page=%d issues=%d",
+                    self.unit_run.job_id,
+                    self.project.uuid,
+                    checkpoint.next_page,
+                    checkpoint.issues_seen,
+                )
+                self.output.sweep_partials()
+                return writers, checkpoint
+        self.output.sweep_partials()
+        fresh = {r: self.output.open(r, scope_uuid=self.project.uuid) for r in resources}
+        return fresh, IssueCheckpoint()
+
+    def _issues_and_comments(self, resources: list[str]) -> None:
+        writers, position = self._open(resources)
+        comments = writers.get("comments")
         with contextlib.ExitStack() as stack:
-            issues = (
-                stack.enter_context(self.output.open("issues", scope_uuid=project_uuid))
-                if self.request.wants("issues")
-                else None
-            )
-            comments = (
-                stack.enter_context(self.output.open("comments", scope_uuid=project_uuid))
-                if self.request.wants("comments")
-                else None
-            )
+            for writer in writers.values():
+                stack.enter_context(writer)
             pool = (
                 stack.enter_context(
                     ThreadPoolExecutor(self.comment_concurrency, thread_name_prefix="comments")
@@ -89,32 +165,70 @@ class ProjectExporter:
                 if comments is not None
                 else None
             )
-            pending: deque[tuple[dict[str, Any], Future[list[dict[str, Any]]]]] = deque()
+            pending: deque[_Pending] = deque()
+            self.watermark = position.watermark
             try:
                 for page in self.client.iter_issue_pages(
-                    project_uuid, synchronized=self.request.watermark()
+                    self.project.uuid,
+                    synchronized=self.request.watermark(),
+                    first_page=position.next_page,
                 ):
-                    self.guard.check()
-                    if self.watermark is None:
+                    self.unit_run.check()
+                    if page.number == 0:
                         self.watermark = page.synchronized
-                    for issue in page.items:
-                        if issues is not None:
-                            issues.write(issue)
-                        if pool is not None and comments is not None:
-                            pending.append((issue, pool.submit(self._comments_of, issue)))
-                            while len(pending) > self.comment_concurrency * LOOKAHEAD_PER_THREAD:
-                                self._write_comments(comments, pending.popleft()[1])
-                    self._report_progress(issues, comments)
-                while pending and comments is not None:
-                    self._write_comments(comments, pending.popleft()[1])
+                        if page.count is not None:
+                            self.unit_run.write([Write.unit("issues_total", page.count)])
+                    for index, issue in enumerate(page.items):
+                        future = pool.submit(self._comments_of, issue) if pool else None
+                        last = index == len(page.items) - 1
+                        pending.append(_Pending(issue, future, page if last else None))
+                        while len(pending) > self.comment_concurrency * LOOKAHEAD_PER_THREAD:
+                            self._write(pending.popleft(), writers, position)
+                while pending:
+                    self._write(pending.popleft(), writers, position)
             except BaseException:
-                for _, future in pending:
-                    future.cancel()
+                for entry in pending:
+                    if entry.comments is not None:
+                        entry.comments.cancel()
                 raise
-            if issues is not None:
-                self.output.commit("issues", issues)
-            if comments is not None:
-                self.output.commit("comments", comments)
+            self.output.commit(
+                [(r, writers[r], None) for r in resources],
+                extra=[
+                    Write.unit("checkpoint", None),
+                    Write.unit("watermark", self.watermark),
+                    Write.unit("issues_seen", position.issues_seen),
+                ],
+            )
+
+    def _write(
+        self, entry: _Pending, writers: dict[str, RecordWriter], position: IssueCheckpoint
+    ) -> None:
+        issues = writers.get("issues")
+        comments = writers.get("comments")
+        if issues is not None:
+            issues.write(entry.issue)
+        if entry.comments is not None and comments is not None:
+            for record in entry.comments.result():
+                comments.write(record)
+        position.issues_seen += 1
+        self.unit_run.check()
+        if entry.ends_page is not None:
+            self._checkpoint(entry.ends_page, writers, position)
+
+    def _checkpoint(
+        self, page: Page, writers: dict[str, RecordWriter], position: IssueCheckpoint
+    ) -> None:
+        """Everything up to the end of `page` is written: record where to resume."""
+        position.next_page = page.number + 1
+        position.watermark = self.watermark
+        position.files = {r: w.checkpoint() for r, w in writers.items()}
+        writes = [
+            Write.unit("checkpoint", position.to_text()),
+            Write.unit("issues_seen", position.issues_seen),
+        ]
+        for resource, writer in writers.items():
+            writes.append(Write.records(self.unit_run.unit, resource, writer.records))
+        self.unit_run.write(writes)
 
     def _comments_of(self, issue: dict[str, Any]) -> list[dict[str, Any]]:
         # Revizto's comment does not say which issue it belongs to; the export does.
@@ -127,13 +241,3 @@ class ProjectExporter:
             {"issue": link, "comment": comment}
             for comment in self.client.iter_comments(str(issue["uuid"]), self.project.id, **options)
         ]
-
-    def _write_comments(self, writer: RecordWriter, future: Future[list[dict[str, Any]]]) -> None:
-        for record in future.result():
-            writer.write(record)
-        self.guard.check()
-
-    def _report_progress(self, issues: RecordWriter | None, comments: RecordWriter | None) -> None:
-        for resource, writer in (("issues", issues), ("comments", comments)):
-            if writer is not None:
-                self.output.progress(resource, writer.records)

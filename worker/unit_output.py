@@ -1,41 +1,91 @@
 """UnitOutput: the files one unit of a job (the account part, or one project) writes.
 
-Every file is written under a temporary name and committed by rename; committing records
-the file on the job (name, size, sha256, records) and its record count for progress.
-Counts are set, not added, per unit: a redelivered task overwrites its own numbers.
+Every file is written under a temporary name that carries its owner and committed by
+rename; committing records the file on the job (name, size, sha256, records) and its
+record count. Counts are set, not added, per unit: a redelivered unit overwrites its own
+numbers. Files a unit already committed (in an earlier, interrupted delivery) are not
+written again, and temporary files of earlier owners are removed.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from worker.jobs import FileEntry, JobStore
+from jobs.layout import file_name
+from jobs.model import ACCOUNT_UNIT, FileEntry
+from jobs.store import Write
 from worker.metrics import EXPORT_RECORDS
-from worker.outputs import file_name, open_writer
-from worker.writers import RecordWriter
+from worker.outputs import open_writer
+from worker.unit_run import UnitRun
+from worker.writers import FileCheckpoint, RecordWriter
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_RESOURCES = ("licenses.", "projects.", "license_members-")
+PARTIAL_SUFFIX = ".partial"
 
 
 class UnitOutput:
     def __init__(
         self,
-        jobs: JobStore,
-        job_id: str,
-        unit: str,
+        run: UnitRun,
         directory: Path,
         fmt: str,
-        temp_suffix: str,
+        *,
+        committed: Iterable[FileEntry] = (),
         project_uuid: str | None = None,
     ) -> None:
-        self.jobs = jobs
-        self.job_id = job_id
-        self.unit = unit
+        self.run = run
         self.directory = directory
         self.fmt = fmt
-        self.temp_suffix = temp_suffix
         self.project_uuid = project_uuid
+        self._committed = {f.name for f in committed if f.unit == run.unit}
         directory.mkdir(parents=True, exist_ok=True)
+
+    # -- names -----------------------------------------------------------------------------------
+
+    def name(
+        self, resource: str, *, scope_uuid: str | None = None, file_resource: str | None = None
+    ) -> str:
+        return file_name(file_resource or resource, self.fmt, scope_uuid)
+
+    def done(self, name: str) -> bool:
+        """Committed by an earlier delivery of this unit, and still on disk."""
+        return name in self._committed and (self.directory / name).is_file()
+
+    def _owns(self, name: str) -> bool:
+        if self.run.unit == ACCOUNT_UNIT:
+            return name.startswith(ACCOUNT_RESOURCES)
+        return self.project_uuid is not None and (
+            f"-{self.project_uuid.replace('-', '').lower()}." in name
+        )
+
+    def sweep_partials(self, keep: Iterable[str] = ()) -> int:
+        """Remove temporary files earlier owners of this unit left behind (a killed worker),
+        except those a checkpoint still needs."""
+        kept = set(keep)
+        removed = 0
+        for path in self.directory.iterdir():
+            name = path.name
+            if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+                continue
+            if name in kept or f".{self.run.owner}." in name or not self._owns(name[1:]):
+                continue
+            path.unlink(missing_ok=True)
+            removed += 1
+        if removed:
+            log.info(
+                "temporary files of an earlier attempt removed job=%s unit=%s count=%d",
+                self.run.job_id,
+                self.run.unit,
+                removed,
+            )
+        return removed
+
+    # -- writing ---------------------------------------------------------------------------------
 
     def open(
         self,
@@ -44,38 +94,49 @@ class UnitOutput:
         scope_uuid: str | None = None,
         sample: list[dict[str, Any]] | None = None,
         file_resource: str | None = None,
+        resume: FileCheckpoint | None = None,
     ) -> RecordWriter:
         """A writer for `resource`; `file_resource` names the file when it differs."""
-        name = file_name(file_resource or resource, self.fmt, scope_uuid)
         return open_writer(
             self.directory,
-            name,
+            self.name(resource, scope_uuid=scope_uuid, file_resource=file_resource),
             self.fmt,
-            temp_suffix=self.temp_suffix,
+            temp_suffix=self.run.owner,
             resource=resource,
             project_uuid=self.project_uuid,
             sample=sample,
+            resume=resume,
         )
-
-    def progress(self, resource: str, records: int) -> None:
-        self.jobs.set_records(self.job_id, self.unit, resource, records)
 
     def commit(
-        self, resource: str, writer: RecordWriter, *, progress_key: str | None = None
-    ) -> FileEntry:
-        written = writer.commit()
-        entry = FileEntry(
-            name=written.name,
-            size=written.size,
-            sha256=written.sha256,
-            records=written.records,
-            resource=resource,
-            project_uuid=self.project_uuid,
-        )
-        self.jobs.add_file(self.job_id, entry)
-        self.progress(progress_key or resource, written.records)
-        EXPORT_RECORDS.labels(resource=resource).inc(written.records)
-        return entry
+        self,
+        writers: list[tuple[str, RecordWriter, str | None]],
+        extra: Iterable[Write] = (),
+    ) -> list[FileEntry]:
+        """Rename each (resource, writer, progress key) into place, then record them all in
+        one owner-guarded write (with `extra`)."""
+        self.run.check(force=True)  # nothing is renamed for a unit that is no longer ours
+        entries = []
+        writes = list(extra)
+        for resource, writer, progress_key in writers:
+            written = writer.commit()
+            entry = FileEntry(
+                name=written.name,
+                size=written.size,
+                sha256=written.sha256,
+                records=written.records,
+                resource=resource,
+                unit=self.run.unit,
+                project_uuid=self.project_uuid,
+            )
+            entries.append(entry)
+            writes.append(Write.file(entry))
+            writes.append(Write.records(self.run.unit, progress_key or resource, written.records))
+        self.run.write(writes)
+        for entry in entries:
+            self._committed.add(entry.name)
+            EXPORT_RECORDS.labels(resource=entry.resource).inc(entry.records)
+        return entries
 
     def write_all(
         self,
@@ -85,7 +146,7 @@ class UnitOutput:
         scope_uuid: str | None = None,
         file_resource: str | None = None,
         progress_key: str | None = None,
-    ) -> FileEntry:
+    ) -> None:
         """A small resource, written in one go (its CSV columns come from the records)."""
         items = list(records)
         with self.open(
@@ -93,4 +154,4 @@ class UnitOutput:
         ) as writer:
             for item in items:
                 writer.write(item)
-            return self.commit(resource, writer, progress_key=progress_key)
+            self.commit([(resource, writer, progress_key)])

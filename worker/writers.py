@@ -4,6 +4,10 @@ A writer never holds more than one record, so memory stays flat whatever the pro
 size; it hashes and counts as it writes, so the manifest costs no second pass. Until
 `commit()`, the data lives under a temporary name that no reader will take for a
 finished file; `discard()` (or leaving the `with` block on an error) removes it.
+
+A writer can also be resumed from a checkpoint (the temporary file of an earlier owner
+and how many of its bytes and records were known good): it copies that prefix into its
+own temporary file, hashing it on the way, and goes on from there.
 """
 
 from __future__ import annotations
@@ -18,13 +22,33 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
+from jobs.layout import partial_name
 from worker.csv_columns import Extractor, cell
 
-FORMATS = ("ndjson", "json", "csv")
-EXTENSIONS = {"ndjson": "ndjson", "json": "json", "csv": "csv"}
+COPY_CHUNK = 1 << 20
 # Excel reads UTF-8 CSV correctly only with a byte-order mark; Python reads it with
 # encoding="utf-8-sig".
 CSV_BOM = "\ufeff".encode()
+
+
+@dataclass(frozen=True)
+class FileCheckpoint:
+    """A known-good prefix of a temporary file: enough to resume writing it."""
+
+    temp_name: str
+    offset: int
+    records: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"temp_name": self.temp_name, "offset": self.offset, "records": self.records}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> FileCheckpoint:
+        return cls(str(data["temp_name"]), int(str(data["offset"])), int(str(data["records"])))
+
+
+class ResumeImpossible(Exception):
+    """The checkpointed temporary file is gone or shorter than recorded: start over."""
 
 
 @dataclass(frozen=True)
@@ -50,16 +74,52 @@ class _HashingFile:
 
 
 class RecordWriter:
-    """Base: temporary file, byte accounting, atomic commit."""
+    """Base: temporary file, byte accounting, checkpoints, atomic commit."""
 
-    def __init__(self, directory: Path, name: str, *, temp_suffix: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        *,
+        temp_suffix: str,
+        resume: FileCheckpoint | None = None,
+    ) -> None:
         self.name = name
         self.final_path = directory / name
-        self.temp_path = directory / f".{name}.{temp_suffix}.partial"
+        self.temp_path = directory / partial_name(name, temp_suffix)
+        self.records = 0
+        self.resumed = False
+        self._closed = False
+        source = None
+        if resume is not None:
+            try:
+                source = (directory / resume.temp_name).open("rb")
+            except FileNotFoundError:
+                raise ResumeImpossible(f"{resume.temp_name} is gone") from None
         self._handle = self.temp_path.open("wb")
         self._sink = _HashingFile(self._handle)
-        self.records = 0
-        self._closed = False
+        if source is None or resume is None:
+            self._header()
+            return
+        with source:
+            left = resume.offset
+            while left > 0:
+                chunk = source.read(min(COPY_CHUNK, left))
+                if not chunk:
+                    self.discard()
+                    raise ResumeImpossible(f"{resume.temp_name} is shorter than its checkpoint")
+                self._sink.write(chunk)
+                left -= len(chunk)
+        self.records = resume.records
+        self.resumed = True
+
+    def _header(self) -> None:
+        """Write what opens the format (CSV's byte-order mark and header row)."""
+
+    def checkpoint(self) -> FileCheckpoint:
+        """Everything written so far, flushed to the operating system."""
+        self._handle.flush()
+        return FileCheckpoint(self.temp_path.name, self._sink.size, self.records)
 
     def __enter__(self) -> RecordWriter:
         return self
@@ -127,14 +187,18 @@ class CsvWriter(RecordWriter):
         temp_suffix: str,
         columns: list[tuple[str, Extractor]],
         prefix: dict[str, str] | None = None,
+        resume: FileCheckpoint | None = None,
     ) -> None:
-        super().__init__(directory, name, temp_suffix=temp_suffix)
+        # Set before the base class starts the file: it writes the header with them.
         self._columns = columns
         self._prefix = prefix or {}
         self._buffer = io.StringIO()
         self._csv = csv.writer(self._buffer, lineterminator="\r\n")
+        super().__init__(directory, name, temp_suffix=temp_suffix, resume=resume)
+
+    def _header(self) -> None:
         self._sink.write(CSV_BOM)
-        self._emit([*self._prefix, *(name for name, _ in columns)])
+        self._emit([*self._prefix, *(name for name, _ in self._columns)])
 
     def _emit(self, row: list[str]) -> None:
         self._csv.writerow(row)

@@ -21,7 +21,7 @@ from tests.support.token_service import (
 )
 from tests.support.waiting import wait_until
 
-FINISHED = ("succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "partially_succeeded", "failed", "cancelled")
 
 
 class WorkerProcess:
@@ -68,6 +68,7 @@ class ExporterStack:
         workers: int = 2,
         worker_env: dict[str, str] | None = None,
         token_env: dict[str, str] | None = None,
+        beat: bool = False,
     ) -> None:
         self.sandbox = sandbox
         self.log_dir = log_dir
@@ -94,6 +95,8 @@ class ExporterStack:
             "TOKEN_SERVICE_SECRET": secret,
             "EXPORTER_API_KEYS": f"{secrets.token_urlsafe(20)},{self.api_key}",
             "EXPORT_RETRY_BASE_SECONDS": "0.5",
+            # Dead workers are noticed in seconds, not the production two minutes.
+            "EXPORT_STALL_SECONDS": "8",
             **(worker_env or {}),
         }
         api_port = free_port()
@@ -107,6 +110,17 @@ class ExporterStack:
         self.api.wait_http_ok(f"{self.api_url}/readyz")
         for index in range(workers):
             self.add_worker(f"worker{index}")
+        self.beat: ManagedProcess | None = None
+        if beat:
+            self.beat = ManagedProcess(
+                "beat",
+                [
+                    sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat",
+                    "--loglevel", "INFO", "--schedule", str(log_dir / "beat-schedule"),
+                ],
+                log_dir,
+                env=self.env,
+            )  # fmt: skip
 
     def add_worker(self, name: str, concurrency: int = 1) -> WorkerProcess:
         worker = WorkerProcess(name, self.log_dir, self.env, concurrency)
@@ -159,12 +173,16 @@ class ExporterStack:
 
     def logs(self) -> str:
         parts = [self.api.output(), self.token_service.log(), *(w.log() for w in self.workers)]
+        if self.beat is not None:
+            parts.append(self.beat.output())
         return "\n".join(parts)
 
     def tail_logs(self) -> str:
         return "\n".join(f"--- {w.process.name}\n{w.log()[-3000:]}" for w in self.workers)
 
     def stop(self) -> None:
+        if self.beat is not None:
+            self.beat.stop()
         for worker in self.workers:
             worker.stop()
         self.api.stop()
@@ -176,7 +194,8 @@ def wait_for_progress(
 ) -> None:
     def progressed() -> bool:
         job = stack.job(job_id)
-        assert job["state"] in ("queued", "running"), job
+        if job["state"] not in ("queued", "running"):
+            raise AssertionError(f"the job finished early: {job}")
         return int(job["progress"]["records"].get(resource, 0)) >= at_least
 
     wait_until(progressed, timeout=timeout, interval=0.05, what=f"{at_least} {resource} exported")

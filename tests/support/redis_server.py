@@ -1,4 +1,5 @@
-"""A private redis-server for the test session, on a free port, keeping nothing on disk."""
+"""A private redis-server on a free port: the session's keeps nothing on disk; a test that
+restarts Redis gets its own, with an append-only file, as production runs it."""
 
 from __future__ import annotations
 
@@ -14,15 +15,20 @@ from tests.support.waiting import wait_until
 
 
 class PrivateRedis:
-    def __init__(self) -> None:
+    def __init__(self, *, appendonly: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not on PATH; .ci/run installs it from apt")
+        self._binary = binary
+        self._appendonly = appendonly
         self.port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="rxp-redis-"))
-        self._popen = subprocess.Popen(
+        self._popen = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        popen = subprocess.Popen(
             [
-                binary,
+                self._binary,
                 "--port",
                 str(self.port),
                 "--bind",
@@ -30,7 +36,9 @@ class PrivateRedis:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self._appendonly else "no",
+                "--appendfsync",
+                "everysec",
                 "--dir",
                 str(self._dir),
                 "--logfile",
@@ -40,17 +48,27 @@ class PrivateRedis:
             stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
-        wait_until(client.ping, timeout=10, what="private redis-server answering PING")
+        wait_until(client.ping, timeout=30, what="private redis-server answering PING")
         client.close()
+        return popen
 
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+    def restart(self) -> None:
+        """Stop (SIGTERM: Redis writes its append-only file out) and start again on the
+        same port and directory, as an operator's restart would."""
+        self._terminate()
+        self._popen = self._start()
 
-    def stop(self) -> None:
+    def _terminate(self) -> None:
         self._popen.terminate()
         try:
             self._popen.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self._popen.kill()
             self._popen.wait()
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        self._terminate()
         shutil.rmtree(self._dir, ignore_errors=True)

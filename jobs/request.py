@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -56,6 +57,7 @@ def _uuid(value: str) -> str:
 
 
 Uuid = Annotated[str, AfterValidator(_uuid)]
+MAX_URL_LENGTH = 2048
 
 
 class ExportRequest(BaseModel):
@@ -79,6 +81,28 @@ class ExportRequest(BaseModel):
         description="ISO-8601; only issues (and their comments) changed since then",
     )
     include_archived: StrictBool = False
+    notify_url: str | None = Field(
+        default=None,
+        max_length=MAX_URL_LENGTH,
+        description="POSTed a signed `export.finished` event when the job finishes "
+        "(its host must be in the server's EXPORT_WEBHOOK_ALLOWED_HOSTS)",
+    )
+
+    @field_validator("notify_url")
+    @classmethod
+    def http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
+        except ValueError:
+            raise ValueError("must be an http or https URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http or https URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry credentials; requests are signed instead")
+        return value
 
     @field_validator("resources")
     @classmethod

@@ -1,4 +1,4 @@
-"""TokenServiceProvider: the worker's access tokens, from the token service.
+"""TokenServiceProvider: the client side of the token service, for workers and the API.
 
 Implements revizto.TokenProvider. The token is cached in-process until the token service
 would refresh it anyway (`refresh_at`), so a busy worker asks once per rotation, not once
@@ -21,6 +21,7 @@ from revizto.tokens import IssuedToken
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TOKEN_SERVICE_URL = "http://127.0.0.1:8081"  # noqa: S105 (a URL, not a secret)
 # The token service answers from Redis in milliseconds; a refresh may take a few seconds.
 TOKEN_SERVICE_TIMEOUT = (3.0, 60.0)
 

@@ -1,0 +1,40 @@
+"""ExportFiles: the folder that holds every job's files (`$EXPORT_DIR/{job id}/`), for
+the workers that write them, the API that serves and deletes them, and retention."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from jobs.layout import JOB_ID, job_dir, servable
+
+
+class ExportFiles:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def job_dir(self, job_id: str) -> Path:
+        return job_dir(self.root, job_id)
+
+    def existing(self, job_id: str, name: str) -> Path | None:
+        """The path of a finished file of a job, or None; never anything outside its folder."""
+        if not JOB_ID.fullmatch(job_id) or not servable(name):
+            return None
+        directory = self.job_dir(job_id).resolve()
+        path = (directory / name).resolve()
+        if path.parent != directory or not path.is_file():
+            return None
+        return path
+
+    def delete(self, job_id: str) -> None:
+        if JOB_ID.fullmatch(job_id):
+            shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    def job_ids(self) -> Iterator[tuple[str, float]]:
+        """Every job folder on disk, with its last modification time."""
+        if not self.root.is_dir():
+            return
+        for entry in self.root.iterdir():
+            if JOB_ID.fullmatch(entry.name) and entry.is_dir():
+                yield entry.name, entry.stat().st_mtime

@@ -1,0 +1,69 @@
+"""Publishing a finished job: its manifest.json (in every final state), its webhook, its
+outcome in the metrics. Runs once per finish; the reaper runs it again for a job whose
+publisher died before it was done."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from jobs.layout import MANIFEST_NAME, partial_name
+from jobs.manifest import build_manifest
+from jobs.store import JobNotFound
+from jobs.view import job_view
+from worker.context import WorkerContext
+from worker.metrics import EXPORT_JOBS
+from worker.webhooks import DELIVERY_LEASE, EVENT_TYPE, new_notification
+
+log = logging.getLogger(__name__)
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / MANIFEST_NAME
+    temp = directory / partial_name(MANIFEST_NAME, f"{os.getpid()}-{time.monotonic_ns()}")
+    with temp.open("w", encoding="utf-8") as handle:
+        json.dump(manifest, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, final)
+    return final
+
+
+def publish(ctx: WorkerContext, job_id: str) -> None:
+    try:
+        job = ctx.jobs.get(job_id)
+    except JobNotFound:
+        return  # deleted meanwhile
+    if not job.state.finished:
+        return  # retried meanwhile: it will be published when it finishes again
+    manifest = build_manifest(job)
+    write_manifest(ctx.files.job_dir(job_id), manifest)
+    notify_url = job.request.get("notify_url")
+    now = time.time()
+    notification = new_notification(job_id, job.runs, str(notify_url), now)
+    if notify_url and not any(n.id == notification.id for n in job.notifications):
+        payload = json.dumps(
+            {"type": EVENT_TYPE, "job": job_view(job, now, notifications=False)},
+            separators=(",", ":"),
+        )
+        # Due again after a lease, in case this task is lost before it is delivered.
+        ctx.jobs.add_notification(job_id, notification, payload, due=now + DELIVERY_LEASE)
+        ctx.dispatcher.deliver(job_id, notification.id)
+    if ctx.jobs.claim_outcome(job_id):
+        EXPORT_JOBS.labels(outcome=job.state.value).inc()
+        seconds = (job.finished_at or 0.0) - (job.started_at or job.created_at)
+        log.info(
+            "export finished job=%s state=%s files=%d records=%s seconds=%.1f",
+            job_id,
+            job.state.value,
+            len(manifest["files"]),
+            manifest["records"],
+            seconds,
+        )
+    ctx.jobs.published(job_id)
