@@ -100,6 +100,10 @@ def submit() -> Response:
     if idempotency_key is not None:
         try:
             claim = store.claim(g.api_key, idempotency_key, record, job_id)
+            if claim.replayed and not jobs.exists(claim.job_id):
+                # The job it stood for was deleted: the key is free for this one.
+                store.release(g.api_key, idempotency_key)
+                claim = store.claim(g.api_key, idempotency_key, record, job_id)
         except IdempotencyConflict:
             jobs.delete(job_id)
             return problem(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.webhook_policy import WebhookPolicy
+from jobs.webhook_policy import WebhookPolicy, webhook_secret_from_env
 from token_service.client import DEFAULT_TOKEN_SERVICE_URL
 
 DEFAULT_BIND = "127.0.0.1:8080"
@@ -55,5 +55,5 @@ class ApiSettings:
             token_service_secret=env.get("TOKEN_SERVICE_SECRET", ""),
             base_url_override=env.get("REVIZTO_BASE_URL") or None,
             webhook_policy=WebhookPolicy.parse(env.get("EXPORT_WEBHOOK_ALLOWED_HOSTS", "")),
-            webhooks_enabled=bool(env.get("EXPORT_WEBHOOK_SECRET")),
+            webhooks_enabled=webhook_secret_from_env(env) != "",
         )

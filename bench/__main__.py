@@ -6,13 +6,16 @@ import argparse
 import logging
 from collections.abc import Callable
 
-from bench import export_bench, token_service_bench
+from bench import export_bench, jobs_bench, token_service_bench
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "token_throughput": token_service_bench.throughput,
     "token_storm": token_service_bench.storm,
     "export_speed": export_bench.speed,
     "export_memory": export_bench.memory,
+    "job_listing": jobs_bench.listing,
+    "stall_recovery": jobs_bench.stall_recovery,
+    "export_error_rates": jobs_bench.error_rates,
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-FINISHED = ("succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "partially_succeeded", "failed", "cancelled")
 
 
 class JobApiClient:
@@ -31,15 +31,17 @@ class JobApiClient:
         return job
 
     def follow(self, job_id: str, timeout: float) -> dict[str, Any]:
-        """Print progress until the job finishes; returns the final job."""
+        """Print the job's progress and each project's, as they change, until it ends."""
         deadline = time.monotonic() + timeout
-        last = ""
+        shown: dict[str, str] = {}
         while time.monotonic() < deadline:
             job = self.job(job_id)
-            line = progress_line(job)
-            if line != last:
-                print(f"  {line}", flush=True)
-                last = line
+            for key, line in [("job", progress_line(job))] + [
+                (p["project_uuid"], project_line(p)) for p in job["projects"]
+            ]:
+                if shown.get(key) != line:
+                    print(f"  {line}", flush=True)
+                    shown[key] = line
             if job["state"] in FINISHED:
                 return job
             time.sleep(0.5)
@@ -49,19 +51,41 @@ class JobApiClient:
 def progress_line(job: dict[str, Any]) -> str:
     progress = job["progress"]
     records = ", ".join(f"{k} {v}" for k, v in progress["records"].items()) or "starting"
+    percent = f"{job['percent']:5.1f}%" if job["percent"] is not None else "    ?%"
+    eta = f", about {job['eta_seconds']} s left" if job["eta_seconds"] is not None else ""
     return (
-        f"{job['state']:<9} projects {progress['projects_done']}/{progress['projects_total']}"
-        f" | {records}"
+        f"job      {job['state']:<9} {percent} projects {progress['projects_done']}"
+        f"/{progress['projects_total']} | {records}{eta}"
+    )
+
+
+def project_line(project: dict[str, Any]) -> str:
+    records = project["records"]
+    total = project["issues_total"]
+    issues = f"issues {records.get('issues', 0)}" + (f"/{total}" if total is not None else "")
+    extra = ""
+    if project["state"] == "retrying" and project["last_error"]:
+        extra = f" (retrying: {project['last_error']['message'][:60]})"
+    elif project["state"] == "failed" and project["last_error"]:
+        extra = f" ({project['last_error']['code']})"
+    elif project["state"] == "skipped":
+        extra = f" ({project['skip_reason']})"
+    return (
+        f"project  {project['state']:<9} {project['name'][:28]:<28} {issues}, "
+        f"comments {records.get('comments', 0)}{extra}"
     )
 
 
 def print_summary(job: dict[str, Any], seconds: float, where: str | None) -> None:
     out = sys.stdout
-    if job["state"] != "succeeded":
+    if job["state"] not in ("succeeded", "partially_succeeded"):
         error = job.get("error") or {}
         print(f"\nExport {job['state']}: {error.get('code')} — {error.get('message')}", file=out)
         return
-    print(f"\nExport succeeded in {seconds:.1f} s (job {job['id']})", file=out)
+    label = "succeeded" if job["state"] == "succeeded" else "partially succeeded"
+    print(f"\nExport {label} in {seconds:.1f} s (job {job['id']})", file=out)
+    if job["error"]:
+        print(f"Not exported: {job['error']['message']}", file=out)
     print("Records per resource:", file=out)
     for resource, count in job["progress"]["records"].items():
         print(f"  {resource:<10} {count:>8}", file=out)

@@ -15,8 +15,11 @@ False
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from standardwebhooks import Webhook
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -65,3 +68,18 @@ class WebhookPolicy:
         if not host or port is None:
             return False
         return host in self.hosts or (host, port) in self.host_ports
+
+
+def webhook_secret_from_env(env: Mapping[str, str]) -> str:
+    """EXPORT_WEBHOOK_SECRET, refused at start when it is not `whsec_` plus base64 (Standard
+    Webhooks' form) rather than when the first job finishes; empty means webhooks off."""
+    secret = env.get("EXPORT_WEBHOOK_SECRET", "")
+    if not secret:
+        return secret
+    try:
+        if not secret.startswith("whsec_"):
+            raise ValueError
+        Webhook(secret)
+    except Exception:
+        raise ValueError("EXPORT_WEBHOOK_SECRET must be whsec_ followed by base64") from None
+    return secret

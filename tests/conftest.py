@@ -126,7 +126,9 @@ def exporter_factory(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., E
     """Start token service, job API and workers against a sandbox; checks for leaks after."""
     stacks: list[ExporterStack] = []
 
-    def start(sandbox: SandboxProcess, **options: Any) -> ExporterStack:
+    def start(
+        sandbox: SandboxProcess, *, redis_url: str = redis_url, **options: Any
+    ) -> ExporterStack:
         directory = tmp_path / f"stack{len(stacks)}"
         directory.mkdir()
         stack = ExporterStack(directory, redis_url, sandbox, **options)

@@ -44,6 +44,12 @@ def test_the_demo_exports_everything_and_stops_every_process(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Export succeeded" in done.stdout
     assert "issues" in done.stdout
+    # Each project's progress is shown while it runs, and how it ended
+    project_lines = [
+        line for line in done.stdout.splitlines() if line.strip().startswith("project ")
+    ]
+    assert len({line.split()[2] for line in project_lines}) == 2, done.stdout
+    assert sum("succeeded" in line for line in project_lines) == 2
     (run_dir,) = tmp_path.iterdir()
     exports = list((run_dir / "exports").iterdir())
     assert len(exports) == 1

@@ -26,9 +26,11 @@ from worker.settings import WorkerSettings
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 PROMETHEUS_CONFIG = REPO_ROOT / "monitoring" / "prometheus" / "prometheus.yml"
-ARCHITECTURE = REPO_ROOT.parent / "shared" / "docs" / "architecture.md"
+ARCHITECTURE = REPO_ROOT / "docs" / "architecture.md"
 
 EXPORTER_SERVICES = ("token_service", "api", "worker")
+# Runs the image but serves nothing: Celery beat, the scheduler of periodic work.
+SCHEDULER = "beat"
 DEMO_SERVICES = ("sandbox", "demo_credentials", "demo")
 SECRETS = ("TOKEN_SERVICE_SECRET", "EXPORTER_API_KEYS")
 # Where each service listens inside its container (the contract the checks compare with).
@@ -203,7 +205,9 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_compose_file_parses_with_the_expected_services(services: dict[str, Any]) -> None:
-    expected = {"redis", "prometheus", "grafana", "test", *EXPORTER_SERVICES, *DEMO_SERVICES}
+    expected = {
+        "redis", "prometheus", "grafana", "test", SCHEDULER, *EXPORTER_SERVICES, *DEMO_SERVICES
+    }  # fmt: skip
     assert set(services) == expected
 
 
@@ -214,7 +218,7 @@ def test_demo_services_only_in_the_demo_profile_and_tests_only_in_the_test_profi
     for name in DEMO_SERVICES:
         assert profiles[name] == ["demo"], name
     assert profiles["test"] == ["test"]
-    for name in ("redis", "prometheus", "grafana", *EXPORTER_SERVICES):
+    for name in ("redis", "prometheus", "grafana", SCHEDULER, *EXPORTER_SERVICES):
         assert profiles[name] == [], f"{name} must run without a profile"
 
 
@@ -372,7 +376,12 @@ def test_our_images_check_health_with_the_healthcheck_module_on_their_own_port(
         assert test[:4] == ["CMD", "python", "-m", "service_common.healthcheck"], name
         assert port_of(test[4]) == port, name
         assert re.match(r"http://127\.0\.0\.1:", test[4]), "checked from inside the container"
-    for name in ours(services).keys() - SERVICE_PORTS.keys() - {"test"}:
+    # Beat has no port: its module checks the liveness key it refreshes in Redis.
+    assert services[SCHEDULER]["healthcheck"]["test"] == [
+        "CMD", "python", "-m", "worker.beat_health"
+    ]  # fmt: skip
+    assert importlib.util.find_spec("worker.beat_health") is not None
+    for name in ours(services).keys() - SERVICE_PORTS.keys() - {"test", SCHEDULER}:
         # One-shot containers: the image's default check (the API's) would report them sick.
         assert services[name]["healthcheck"] == {"disable": True}, name
 
@@ -393,6 +402,7 @@ def test_services_start_after_what_they_depend_on_is_healthy(
         "token_service": {"redis"},
         "api": {"redis", "token_service"},
         "worker": {"redis", "token_service"},
+        "beat": {"redis"},
         "grafana": {"prometheus"},
         "demo_credentials": {"sandbox", "token_service"},
     }
@@ -436,27 +446,28 @@ def library_reads(library: str, name: str) -> bool:
     return reads(list(Path(spec.origin).parent.rglob("*.py")), name)
 
 
-def architecture_table(*, required: bool = True) -> dict[str, set[str]]:
-    """architecture.md's variable table: name -> the services it names as users.
+def architecture_table() -> dict[str, set[str]]:
+    """docs/architecture.md's table of the variables compose sets: name -> the services it
+    names (`all`: every service that runs our code, beat included).
 
-    The document lives beside the repository (../shared), so images and fresh clones may
-    not have it: then `required` skips, otherwise the table is empty."""
-    if not ARCHITECTURE.is_file():
-        if required:
-            pytest.skip(f"architecture.md not found at {ARCHITECTURE}")
-        return {}
+    Only rows of the form "| `NAME` | users |" count; the document's second table, of
+    variables compose leaves at their defaults, has another first column on purpose."""
+    assert ARCHITECTURE.is_file(), f"{ARCHITECTURE.relative_to(REPO_ROOT)} is missing"
     rows = re.findall(r"^\| `([A-Z_]+)` \| ([^|]+) \|", ARCHITECTURE.read_text(), re.MULTILINE)
+    assert rows, "docs/architecture.md has no variable table"
+    known = {*EXPORTER_SERVICES, SCHEDULER}
     table = {}
     for name, users in rows:
         listed = {user.strip() for user in users.split(",")}
-        table[name] = set(EXPORTER_SERVICES) if "all" in listed else listed
+        table[name] = known if "all" in listed else listed
+        assert table[name] <= known, f"{name}: unknown service in {sorted(listed)}"
     return table
 
 
 def test_every_variable_compose_sets_for_our_services_is_read_by_their_code(
     raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
-    table = architecture_table(required=False)
+    table = architecture_table()
     for name, service in ours(services).items():
         files = code_files(service)
         command = " ".join(strings(raw_compose["services"][name]["command"]))
@@ -474,7 +485,7 @@ def test_every_variable_the_architecture_lists_for_a_service_is_set_for_it(
     services: dict[str, dict[str, Any]],
 ) -> None:
     for variable, users in architecture_table().items():
-        for name in users & set(EXPORTER_SERVICES):
+        for name in users:
             assert variable in environment(services[name]), f"{name} needs {variable}"
 
 

@@ -3,6 +3,8 @@ listing, cancelling, downloads that cannot escape the job's folder, and OpenAPI.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +17,11 @@ from tests.support.exporter import ExporterStack
 from tests.support.redis_server import PrivateRedis
 from tests.support.sandbox import SandboxProcess
 
-API_TESTS_REDIS_DB = 3  # a database of its own, so the per-test flush of db 0 spares it
+API_TESTS_REDIS_DB = 3
+# A page token holding [10**400, "x"]: an integer no float can hold.
+HUGE_SCORE_TOKEN = base64.urlsafe_b64encode(
+    json.dumps([10**400, "x"]).encode()
+).decode()  # a database of its own, so the per-test flush of db 0 spares it
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +140,9 @@ def test_jobs_are_listed_newest_first_with_filters_and_pages(stack: ExporterStac
     assert bad.status_code == 400
     assert {e["field"] for e in bad.json()["errors"]} == {"state", "limit"}
     assert stack.call("GET", "/v1/exports", params={"page_token": "garbage!"}).status_code == 400
+    # Listings are summaries: a job's projects and files are in its own view
+    assert "projects" not in page["jobs"][0]
+    assert "projects" in stack.job(ids[0])
 
 
 def test_unknown_jobs_and_files_outside_the_job_are_404(stack: ExporterStack) -> None:
@@ -209,6 +218,8 @@ def test_health_readiness_and_metrics(stack: ExporterStack) -> None:
         ({"limit": "²"}, "limit"),
         ({"limit": "0"}, "limit"),
         ({"page_token": "W05hTiwieCJd"}, "page_token"),
+        ({"limit": "1" * 5000}, "limit"),
+        ({"page_token": HUGE_SCORE_TOKEN}, "page_token"),
     ],
 )
 def test_odd_query_values_are_400_not_500(

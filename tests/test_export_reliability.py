@@ -11,27 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from jobs.timestamps import parse_rfc3339
-from tests.support.exporter import ExporterStack, exported_licence, ndjson, wait_for_progress
-from tests.support.sandbox import SandboxFactory, SandboxProcess
+from tests.support.exporter import (
+    ExporterStack,
+    assert_complete_and_unique,
+    exported_projects,
+    ndjson,
+    wait_for_progress,
+)
+from tests.support.sandbox import SandboxFactory
 from tests.support.waiting import wait_until
 
 StartStack = Callable[..., ExporterStack]
-
-
-def exported_projects(sandbox: SandboxProcess) -> list[dict[str, Any]]:
-    projects: list[dict[str, Any]] = exported_licence(sandbox)["projects"]
-    return projects
-
-
-def assert_complete_and_unique(stack: ExporterStack, job: dict[str, Any]) -> None:
-    """Every issue and comment the sandbox holds is in the files exactly once."""
-    for project in exported_projects(stack.sandbox):
-        key = project["uuid"].replace("-", "")
-        issues = ndjson(stack.download(job["id"], f"issues-{key}.ndjson"))
-        assert sorted(i["id"] for i in issues) == list(range(1, project["issues"] + 1))
-        comments = ndjson(stack.download(job["id"], f"comments-{key}.ndjson"))
-        uuids = [c["comment"]["uuid"] for c in comments]
-        assert len(uuids) == len(set(uuids)) == project["comments"]
 
 
 def duration(job: dict[str, Any]) -> float:

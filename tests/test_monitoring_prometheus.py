@@ -129,6 +129,7 @@ OPERATOR_INSTRUCTIONS = {
     "ReviztoTokenServiceDown": ["/readyz", "python -m token_service status"],
     "ReviztoExportJobsFailing": ["GET /v1/exports?state=failed"],
     "ReviztoExportBacklog": ["docker compose up -d --scale worker=N"],
+    "ReviztoExportStalled": ["stalled unit requeued", "docker compose logs worker"],
 }
 
 

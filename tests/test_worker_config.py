@@ -75,3 +75,15 @@ def test_export_request_defaults_and_normalisation() -> None:
 def test_a_notify_url_must_be_a_plain_http_url(url: str) -> None:
     with pytest.raises(ValueError, match="notify_url"):
         ExportRequest.model_validate({"notify_url": url})
+
+
+def test_a_webhook_secret_not_in_the_whsec_form_is_refused_at_start() -> None:
+    from api.settings import ApiSettings
+
+    for secret in ("not-whsec", "whsec_***"):
+        with pytest.raises(ValueError, match="EXPORT_WEBHOOK_SECRET"):
+            WorkerSettings.from_env({"EXPORT_WEBHOOK_SECRET": secret})
+        with pytest.raises(ValueError, match="EXPORT_WEBHOOK_SECRET"):
+            ApiSettings.from_env({"EXPORT_WEBHOOK_SECRET": secret, "EXPORTER_API_KEYS": "k" * 16})
+    good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    assert WorkerSettings.from_env({"EXPORT_WEBHOOK_SECRET": good}).webhook_secret == good

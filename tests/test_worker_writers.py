@@ -13,7 +13,13 @@ import pytest
 
 from jobs.layout import SAFE_NAME, file_name
 from worker.csv_columns import ISSUE_COLUMNS, cell, generic_columns
-from worker.writers import CsvWriter, JsonArrayWriter, NdjsonWriter
+from worker.writers import (
+    CsvWriter,
+    FileCheckpoint,
+    JsonArrayWriter,
+    NdjsonWriter,
+    ResumeImpossible,
+)
 
 
 @pytest.mark.parametrize(
@@ -23,6 +29,10 @@ from worker.writers import CsvWriter, JsonArrayWriter, NdjsonWriter
         ({"value": "2000-01-01 00:00:00", "timestamp": "2000-01-01 00:00:00"}, ""),
         ({"value": [], "timestamp": "2000-01-01 00:00:00"}, ""),
         ({"value": None, "timestamp": "2000-01-01 00:00:00"}, ""),
+        ({"value": "2026-11-30 17:23:26", "timestamp": "t"}, "2026-11-30T17:23:26Z"),
+        ("2025-02-03 04:05:06", "2025-02-03T04:05:06Z"),
+        ("2025-02-03", "2025-02-03"),  # a bare date (a licence's `expires`) stays a date
+        ("meet at 2025-02-03 04:05:06", "meet at 2025-02-03 04:05:06"),
         ({"value": ["a@x.com", "b@x.com"], "timestamp": "t"}, "a@x.com;b@x.com"),
         (
             {"value": {"uuid": "u", "name": "A-101"}, "timestamp": "t"},
@@ -116,3 +126,54 @@ def test_file_names_are_the_only_names_the_api_serves() -> None:
         assert SAFE_NAME.fullmatch(name), name
     for bad in ("../issues.ndjson", ".issues.ndjson.t.partial", "issues.ndjson/..", "a/b.csv"):
         assert not SAFE_NAME.fullmatch(bad)
+
+
+@pytest.mark.parametrize("writer_class", [NdjsonWriter, JsonArrayWriter, "csv"])
+def test_a_writer_resumed_from_a_checkpoint_writes_the_same_file_as_one_that_never_stopped(
+    tmp_path: Path, writer_class: Any
+) -> None:
+    records = [{"id": n, "title": {"value": f"issue {n}", "timestamp": "t"}} for n in range(1, 8)]
+
+    def open_writer(directory: Path, owner: str, resume: FileCheckpoint | None = None) -> Any:
+        if writer_class == "csv":
+            columns = [("id", lambda r: r["id"]), ("title", lambda r: r["title"])]
+            return CsvWriter(directory, "x.csv", temp_suffix=owner, columns=columns, resume=resume)
+        return writer_class(directory, "x.out", temp_suffix=owner, resume=resume)
+
+    straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
+    straight_dir.mkdir()
+    resumed_dir.mkdir()
+    straight = open_writer(straight_dir, "a")
+    for record in records:
+        straight.write(record)
+    expected = straight.commit()
+
+    crashed = open_writer(resumed_dir, "dead")
+    for record in records[:4]:
+        crashed.write(record)
+    checkpoint = crashed.checkpoint()
+    crashed.write(records[4])  # written after the checkpoint: must not survive
+    crashed._handle.flush()
+    resumed = open_writer(resumed_dir, "next", resume=checkpoint)
+    assert resumed.records == 4
+    for record in records[4:]:
+        resumed.write(record)
+    written = resumed.commit()
+    assert (written.sha256, written.size, written.records) == (
+        expected.sha256,
+        expected.size,
+        expected.records,
+    )
+
+
+def test_a_checkpoint_whose_file_is_gone_or_short_cannot_be_resumed(tmp_path: Path) -> None:
+    writer = NdjsonWriter(tmp_path, "x.ndjson", temp_suffix="dead")
+    writer.write({"a": 1})
+    checkpoint = writer.checkpoint()
+    longer = FileCheckpoint(checkpoint.temp_name, checkpoint.offset + 10, 2)
+    with pytest.raises(ResumeImpossible):
+        NdjsonWriter(tmp_path, "x.ndjson", temp_suffix="next", resume=longer)
+    writer.discard()
+    with pytest.raises(ResumeImpossible):
+        NdjsonWriter(tmp_path, "x.ndjson", temp_suffix="next", resume=checkpoint)
+    assert not list(tmp_path.glob("*.next.partial"))

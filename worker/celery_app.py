@@ -33,6 +33,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import (
     after_setup_logger,
+    beat_init,
     worker_init,
     worker_process_shutdown,
     worker_ready,
@@ -101,6 +102,17 @@ def _serve_metrics(**_: Any) -> None:
         log.error("worker metrics server not started bind=%s error=%s", settings.metrics_bind, exc)
 
 
+# The reaper of this worker process (worker/reaper.py), once the worker is ready.
+_reaper: Any = None
+
+
+@beat_init.connect
+def _beat_alive(**_: Any) -> None:
+    from worker.beat_health import keep_alive
+
+    keep_alive(settings.redis_url)
+
+
 @worker_ready.connect
 def _start_reaper(**_: Any) -> None:
     # Imported here: the reaper's metrics must load after the multiprocess setup above.
@@ -125,9 +137,6 @@ def _start_reaper(**_: Any) -> None:
 def _stop_reaper(**_: Any) -> None:
     if _reaper is not None:
         _reaper.stop()
-
-
-_reaper: Any = None
 
 
 @worker_process_shutdown.connect

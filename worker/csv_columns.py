@@ -1,9 +1,10 @@
 """How issues and comments become CSV rows: documented columns in a stable order.
 
 Rules (also in the README): `{value, timestamp}` pairs are unwrapped to their value; the
-"never" sentinel `2000-01-01 00:00:00` becomes an empty cell; lists of scalars are joined
-with `;`; objects and lists of objects are written as compact JSON text; Revizto's `[]`
-for an empty object becomes an empty cell; None becomes an empty cell.
+"never" sentinel `2000-01-01 00:00:00` becomes an empty cell; Revizto's other timestamps
+(`YYYY-MM-DD HH:MM:SS`, UTC) become RFC 3339 (`2026-11-30T17:23:26Z`); lists of scalars
+are joined with `;`; objects and lists of objects are written as compact JSON text;
+Revizto's `[]` for an empty object becomes an empty cell; None becomes an empty cell.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-NEVER = "2000-01-01 00:00:00"
+from jobs.timestamps import REVIZTO_NEVER, REVIZTO_TIMESTAMP, revizto_to_rfc3339
+
+NEVER = REVIZTO_NEVER
 LIST_SEPARATOR = ";"
 
 Row = Mapping[str, Any]
@@ -33,6 +36,8 @@ def cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and REVIZTO_TIMESTAMP.fullmatch(value):
+        return revizto_to_rfc3339(value) or ""
     if isinstance(value, str | int | float):
         return str(value)
     if isinstance(value, Sequence) and all(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobs.webhook_policy import webhook_secret_from_env
 from token_service.client import DEFAULT_TOKEN_SERVICE_URL
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -108,7 +109,7 @@ class WorkerSettings:
             retention_interval=_positive(
                 env, "EXPORT_RETENTION_INTERVAL_SECONDS", DEFAULT_RETENTION_INTERVAL
             ),
-            webhook_secret=env.get("EXPORT_WEBHOOK_SECRET", ""),
+            webhook_secret=webhook_secret_from_env(env),
             webhook_retry_base_seconds=_positive(
                 env, "EXPORT_WEBHOOK_RETRY_BASE_SECONDS", DEFAULT_WEBHOOK_RETRY_BASE_SECONDS
             ),

@@ -73,7 +73,7 @@ class UnitRun:
         self._next_job_check = 0.0
         self._retrying = False
         self._lock = threading.Lock()
-        self._beating = threading.Event()
+        self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- claim and heartbeat -------------------------------------------------------------------
@@ -111,7 +111,7 @@ class UnitRun:
         )
 
     def __enter__(self) -> UnitRun:
-        self._beating.set()
+        self._done.clear()
         self._thread = threading.Thread(
             target=self._beat, name=f"heartbeat-{self.unit}", daemon=True
         )
@@ -119,15 +119,12 @@ class UnitRun:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._beating.clear()
+        self._done.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def _beat(self) -> None:
-        while self._beating.is_set():
-            time.sleep(self.heartbeat_interval)
-            if not self._beating.is_set():
-                return
+        while not self._done.wait(self.heartbeat_interval):
             try:
                 status = self.jobs.heartbeat(self.job_id, self.unit, self.owner)
             except Exception as exc:  # Redis away for a moment: the next beat tries again
@@ -199,5 +196,5 @@ class UnitRun:
 
     def finish(self, state: UnitState, error: JobError | None = None) -> int | None:
         """The units of the job still pending, or None when the unit was no longer ours."""
-        self._beating.clear()
+        self._done.set()
         return self.jobs.unit_finish(self.job_id, self.unit, self.owner, state, error)

@@ -42,16 +42,6 @@ def new_notification(job_id: str, run: int, url: str, now: float) -> Notificatio
     )
 
 
-def check_secret(secret: str) -> None:
-    """Refuse a secret that is not `whsec_` plus base64, before any job needs it."""
-    if not secret.startswith("whsec_"):
-        raise ValueError("EXPORT_WEBHOOK_SECRET must be in the whsec_<base64> form")
-    try:
-        Webhook(secret)
-    except Exception:
-        raise ValueError("EXPORT_WEBHOOK_SECRET is not whsec_ followed by base64") from None
-
-
 def deliver(
     notification: Notification, payload: str, secret: str, *, retry_base: float
 ) -> Notification:

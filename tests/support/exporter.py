@@ -212,3 +212,19 @@ def exported_licence(sandbox: SandboxProcess) -> dict[str, Any]:
         lic for lic in sandbox.catalog()["licenses"] if lic["api_access"] and not lic["frozen"]
     )
     return licence
+
+
+def exported_projects(sandbox: SandboxProcess) -> list[dict[str, Any]]:
+    projects: list[dict[str, Any]] = exported_licence(sandbox)["projects"]
+    return projects
+
+
+def assert_complete_and_unique(stack: ExporterStack, job: dict[str, Any]) -> None:
+    """Every issue and comment the sandbox holds is in the job's files exactly once."""
+    for project in exported_projects(stack.sandbox):
+        key = project["uuid"].replace("-", "")
+        issues = ndjson(stack.download(job["id"], f"issues-{key}.ndjson"))
+        assert sorted(i["id"] for i in issues) == list(range(1, project["issues"] + 1))
+        comments = ndjson(stack.download(job["id"], f"comments-{key}.ndjson"))
+        uuids = [c["comment"]["uuid"] for c in comments]
+        assert len(uuids) == len(set(uuids)) == project["comments"]

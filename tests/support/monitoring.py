@@ -52,6 +52,7 @@ REQUIRED_ALERTS = (
     "ReviztoTokenServiceDown",
     "ReviztoExportJobsFailing",
     "ReviztoExportBacklog",
+    "ReviztoExportStalled",
 )
 
 
