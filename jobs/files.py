@@ -3,11 +3,34 @@ the workers that write them, the API that serves and deletes them, and retention
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from jobs.layout import JOB_ID, job_dir, servable
+
+# Export files hold project data: the owner writes, its group (a backup, a sidecar) reads,
+# nobody else; whatever the process's umask.
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+
+def make_dir(path: Path) -> Path:
+    """`path` and its missing parents, each DIR_MODE."""
+    if not path.is_dir():
+        make_dir(path.parent)
+        path.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(path, DIR_MODE)
+    return path
+
+
+def create_file(path: Path) -> BinaryIO:
+    """A new (or truncated) file open for writing, FILE_MODE."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(descriptor, FILE_MODE)
+    return os.fdopen(descriptor, "wb")
 
 
 class ExportFiles:

@@ -29,6 +29,11 @@ _BY_KEY = re.compile(
     """
 )
 _BEARER = re.compile(r"(?i)(bearer\s+)([^\s\"',}]+)")
+# What a key-matched value may be and still be shown: a fingerprint (this module's own), and
+# after a bare `code`, anything short enough to be an error code (`code=retries_exhausted`);
+# an access code is far longer, and its `def50200` shape is masked anyway.
+_FINGERPRINT = re.compile(r"[0-9a-f]{12}")
+_MAX_ERROR_CODE_LENGTH = 32
 # JWTs (header.payload.signature) and league/oauth2-server refresh tokens / access codes.
 _BY_SHAPE = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*|def50200[0-9a-fA-F]{16,}")
 
@@ -69,9 +74,17 @@ class SecretRegistry:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        text = _BY_KEY.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)
+        text = _BY_KEY.sub(_mask_by_key, text)
         text = _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", text)
         return _BY_SHAPE.sub(MASK, text)
+
+
+def _mask_by_key(match: re.Match[str]) -> str:
+    key, value = match.group("key"), match.group("value")
+    readable = _FINGERPRINT.fullmatch(value) is not None or (
+        key.lower() == "code" and len(value) < _MAX_ERROR_CODE_LENGTH
+    )
+    return match.group(0) if readable else f"{key}{match.group('sep')}{MASK}"
 
 
 SECRETS = SecretRegistry()

@@ -1,4 +1,8 @@
-"""Validate a JSON request body with pydantic; bad input becomes a 400/422 naming the field."""
+"""Validate a JSON request body with pydantic; bad input becomes a 4xx naming the field.
+
+Bodies are capped at MAX_BODY_BYTES (Flask's MAX_CONTENT_LENGTH: 413), must say they are
+JSON (415), and must parse (400, also for nesting deep enough to exhaust the parser).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from flask import Request
 from pydantic import BaseModel, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# Every body these services take is a few fields; nothing legitimate comes near this.
+MAX_BODY_BYTES = 64 * 1024
 
 
 class InvalidBody(Exception):
@@ -35,7 +42,16 @@ def parse_body(request: Request, model: type[ModelT], *, allow_empty: bool = Fal
     if not request.get_data(cache=True) and allow_empty:
         payload: Any = {}
     else:
-        payload = request.get_json(silent=True, force=True)
+        if not request.is_json:
+            raise InvalidBody(
+                415,
+                "the request body must be JSON (Content-Type: application/json)",
+                [{"field": "Content-Type", "message": "expected application/json"}],
+            )
+        try:
+            payload = request.get_json(silent=True)
+        except RecursionError:
+            payload = None
         if payload is None:
             raise InvalidBody(
                 400,

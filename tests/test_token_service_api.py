@@ -198,3 +198,52 @@ def test_a_lease_shorter_than_the_worst_case_refresh_refuses_to_start(
     )
     assert done.returncode == 78
     assert "TOKEN_LOCK_LEASE_SECONDS" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "data", "content_type", "status", "field"),
+    [
+        ("/v1/token/refresh", "POST", "[" * 30_000 + "]" * 30_000, "application/json", 400, "body"),
+        (
+            "/v1/token/refresh",
+            "POST",
+            "[" * 100_000 + "]" * 100_000,
+            "application/json",
+            413,
+            "body",
+        ),
+        ("/v1/token/refresh", "POST", '{"generation": 1}', "text/plain", 415, "Content-Type"),
+        (
+            "/v1/credentials",
+            "PUT",
+            json.dumps({"access_code": "x" * 3_000_000}),
+            "application/json",
+            413,
+            "body",
+        ),
+    ],
+    ids=["nested-30k", "nested-100k", "text-plain", "3MB-access-code"],
+)
+def test_hostile_bodies_are_4xx_problems_and_never_reach_revizto(
+    service: TokenServiceProcess,
+    sandbox: SandboxProcess,
+    path: str,
+    method: str,
+    data: str,
+    content_type: str,
+    status: int,
+    field: str,
+) -> None:
+    token(service)  # the service has its first token: later token calls would be ours
+    before = sandbox.stats()["token_endpoint"]
+    reply = requests.request(
+        method,
+        service.base_url + path,
+        data=data,
+        headers={"Authorization": f"Bearer {service.secret}", "Content-Type": content_type},
+        timeout=30,
+    )
+    assert reply.status_code == status, reply.text[:500]
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert field in {error["field"] for error in reply.json()["errors"]}
+    assert sandbox.stats()["token_endpoint"] == before

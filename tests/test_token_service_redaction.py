@@ -47,6 +47,22 @@ def test_ordinary_words_survive() -> None:
     assert SecretRegistry().mask(text) == text
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "export failed job=0123 code=reauth_required message=re-authenticate",
+        "unit failed job=0123 unit=project:x code=retries_exhausted message=...",
+        "Access token successfully refreshed. refresh_token=ab12cd34ef56 generation=42",
+    ],
+)
+def test_error_codes_and_fingerprints_stay_readable(line: str) -> None:
+    assert SecretRegistry().mask(line) == line
+
+
+def test_a_long_value_after_code_is_still_masked() -> None:
+    assert OPAQUE not in SecretRegistry().mask(f"exchange code={OPAQUE} failed")
+
+
 def test_the_formatter_masks_arguments_and_tracebacks() -> None:
     registry = SecretRegistry()
     registry.register(OPAQUE)

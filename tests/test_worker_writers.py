@@ -43,6 +43,15 @@ from worker.writers import (
         ({"value": 1.25, "timestamp": "t"}, "1.25"),
         (7, "7"),
         ("plain", "plain"),
+        ('=HYPERLINK("http://x.example","click")', '\'=HYPERLINK("http://x.example","click")'),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("@SUM(1)", "'@SUM(1)"),
+        ("-2+3", "'-2+3"),
+        ("\tTAB", "'\tTAB"),
+        ("\rCR", "'\rCR"),
+        ({"value": "=1+1", "timestamp": "t"}, "'=1+1"),
+        (-2, "-2"),  # a number is a number
+        (["=a", "b"], "'=a;b"),
         ({"not": "a pair"}, '{"not":"a pair"}'),
     ],
 )

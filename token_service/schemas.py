@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
+MAX_TOKEN_LENGTH = 8192
+
 
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -16,9 +18,10 @@ class CredentialsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
-    access_code: StrictStr | None = Field(default=None, min_length=8)
-    refresh_token: StrictStr | None = Field(default=None, min_length=8)
-    access_token: StrictStr | None = Field(default=None, min_length=8)
+    # Real codes and tokens are a few hundred to a couple of thousand characters.
+    access_code: StrictStr | None = Field(default=None, min_length=8, max_length=MAX_TOKEN_LENGTH)
+    refresh_token: StrictStr | None = Field(default=None, min_length=8, max_length=MAX_TOKEN_LENGTH)
+    access_token: StrictStr | None = Field(default=None, min_length=8, max_length=MAX_TOKEN_LENGTH)
 
     @model_validator(mode="after")
     def exactly_one_credential(self) -> CredentialsRequest:

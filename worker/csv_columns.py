@@ -5,6 +5,9 @@ Rules (also in the README): `{value, timestamp}` pairs are unwrapped to their va
 (`YYYY-MM-DD HH:MM:SS`, UTC) become RFC 3339 (`2026-11-30T17:23:26Z`); lists of scalars
 are joined with `;`; objects and lists of objects are written as compact JSON text;
 Revizto's `[]` for an empty object becomes an empty cell; None becomes an empty cell.
+A text cell that a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a
+tab or a carriage return) gets a leading `'`, as OWASP advises against CSV injection;
+numbers are left alone, and NDJSON and JSON keep Revizto's values exactly.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from jobs.timestamps import REVIZTO_NEVER, REVIZTO_TIMESTAMP, revizto_to_rfc3339
 
 NEVER = REVIZTO_NEVER
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = ";"
 
 Row = Mapping[str, Any]
@@ -38,13 +42,20 @@ def cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str) and REVIZTO_TIMESTAMP.fullmatch(value):
         return revizto_to_rfc3339(value) or ""
-    if isinstance(value, str | int | float):
+    if isinstance(value, int | float):
         return str(value)
+    if isinstance(value, str):
+        return _inert(value)
     if isinstance(value, Sequence) and all(
         isinstance(item, str | int | float) and not isinstance(item, bool) for item in value
     ):
-        return LIST_SEPARATOR.join(str(item) for item in value)
+        return _inert(LIST_SEPARATOR.join(str(item) for item in value))
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _inert(text: str) -> str:
+    """Text a spreadsheet shows as text, never evaluates (CSV injection)."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def field(name: str) -> Extractor:

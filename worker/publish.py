@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jobs.files import create_file, make_dir
 from jobs.layout import MANIFEST_NAME, partial_name
 from jobs.manifest import build_manifest
 from jobs.store import JobNotFound
@@ -23,12 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    make_dir(directory)
     final = directory / MANIFEST_NAME
     temp = directory / partial_name(MANIFEST_NAME, f"{os.getpid()}-{time.monotonic_ns()}")
-    with temp.open("w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
+    with create_file(temp) as handle:
+        handle.write(json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, final)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from jobs.files import make_dir
 from jobs.layout import file_name
 from jobs.model import ACCOUNT_UNIT, FileEntry
 from jobs.store import Write
@@ -43,7 +44,7 @@ class UnitOutput:
         self.fmt = fmt
         self.project_uuid = project_uuid
         self._committed = {f.name for f in committed if f.unit == run.unit}
-        directory.mkdir(parents=True, exist_ok=True)
+        make_dir(directory)
 
     # -- names -----------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
+from jobs.files import create_file
 from jobs.layout import partial_name
 from worker.csv_columns import Extractor, cell
 
@@ -96,7 +97,7 @@ class RecordWriter:
                 source = (directory / resume.temp_name).open("rb")
             except FileNotFoundError:
                 raise ResumeImpossible(f"{resume.temp_name} is gone") from None
-        self._handle = self.temp_path.open("wb")
+        self._handle = create_file(self.temp_path)
         self._sink = _HashingFile(self._handle)
         if source is None or resume is None:
             self._header()
