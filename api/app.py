@@ -7,13 +7,15 @@ import logging
 import redis
 from flask import Flask, Response
 from prometheus_client import CollectorRegistry
+from werkzeug.routing import BaseConverter
 
-from api import exports, health, openapi, projects
+from api import credential, exports, health, openapi, projects
 from api.enqueue import task_dispatcher
 from api.idempotency import IdempotencyStore
 from api.metrics import install_metrics
 from api.settings import ApiSettings
 from jobs.files import ExportFiles
+from jobs.layout import JOB_ID
 from jobs.store import JobStore
 from revizto.errors import ReviztoError, TransientError
 from service_common.error_handlers import register_common_error_handlers
@@ -23,10 +25,17 @@ from token_service.client import ReauthRequired
 log = logging.getLogger(__name__)
 
 
+class JobIdConverter(BaseConverter):
+    """A job id in a route: 32 hex digits, so `/v1/exports/<id>:cancel` never matches the
+    route of the job itself (and `Allow` lists only what each URL supports)."""
+
+    regex = JOB_ID.pattern
+
+
 def create_app(settings: ApiSettings) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["job_id"] = JobIdConverter
     app.config["API_SETTINGS"] = settings
-    app.config["EXPORTER_API_KEYS"] = settings.api_keys
     client = redis.Redis.from_url(
         settings.redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5
     )
@@ -40,6 +49,7 @@ def create_app(settings: ApiSettings) -> Flask:
 
     app.register_blueprint(exports.bp)
     app.register_blueprint(projects.bp)
+    app.register_blueprint(credential.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)
     install_metrics(app, registry, client)

@@ -1,17 +1,20 @@
-"""API-key authentication for every /v1 route: `Authorization: Bearer <key>`."""
+"""API-key authentication for every /v1 route: `Authorization: Bearer <key>`; the caller's
+key (its name, and whether it is an admin key) is kept in `g.api_key`."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, request
 
-from service_common.auth import bearer_token, matches_any
+from api.keys import ApiKey, ApiKeys
+from service_common.auth import bearer_token
 from service_common.problems import problem
 
 
 def require_api_key() -> Response | None:
-    presented = bearer_token(request.headers.get("Authorization"))
-    if matches_any(presented, current_app.config["EXPORTER_API_KEYS"]):
-        g.api_key = presented
+    keys: ApiKeys = current_app.config["API_SETTINGS"].keys
+    found = keys.identify(bearer_token(request.headers.get("Authorization")))
+    if found is not None:
+        g.api_key = found
         return None
     return problem(
         401,
@@ -20,6 +23,11 @@ def require_api_key() -> Response | None:
         detail="send Authorization: Bearer <one of EXPORTER_API_KEYS>",
         headers={"WWW-Authenticate": 'Bearer realm="revizto-exporter"'},
     )
+
+
+def caller() -> ApiKey:
+    key: ApiKey = g.api_key
+    return key
 
 
 def protect(blueprint: Blueprint) -> Blueprint:

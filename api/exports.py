@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
-from api.auth import protect
+from api.auth import caller, protect
 from api.idempotency import MAX_KEY_LENGTH, IdempotencyConflict, IdempotencyStore
+from api.models import JobList, dump
 from api.settings import ApiSettings
 from jobs.dispatch import Dispatcher
 from jobs.files import ExportFiles
@@ -47,12 +48,18 @@ def _files() -> ExportFiles:
 
 
 def _job_or_404(job_id: str) -> Job | Response:
+    """The job, if it exists and the caller may see it: its own, or any for an admin key.
+    Another key's job is a 404 like a missing one, so ids reveal nothing."""
     if not JOB_ID.fullmatch(job_id):
         return _not_found(job_id)
     try:
-        return _jobs().get(job_id)
+        job = _jobs().get(job_id)
     except JobNotFound:
         return _not_found(job_id)
+    key = caller()
+    if not key.admin and job.owner != key.name:
+        return _not_found(job_id)
+    return job
 
 
 def _not_found(job_id: str) -> Response:
@@ -96,14 +103,15 @@ def submit() -> Response:
             [{"field": "Idempotency-Key", "message": "invalid length"}],
         )
     # The job exists before a key can point at it, so a racing replay never finds nothing.
-    jobs.create(job_id, record)
+    owner = caller().name
+    jobs.create(job_id, record, owner=owner)
     if idempotency_key is not None:
         try:
-            claim = store.claim(g.api_key, idempotency_key, record, job_id)
+            claim = store.claim(owner, idempotency_key, record, job_id)
             if claim.replayed and not jobs.exists(claim.job_id):
                 # The job it stood for was deleted: the key is free for this one.
-                store.release(g.api_key, idempotency_key)
-                claim = store.claim(g.api_key, idempotency_key, record, job_id)
+                store.release(owner, idempotency_key)
+                claim = store.claim(owner, idempotency_key, record, job_id)
         except IdempotencyConflict:
             jobs.delete(job_id)
             return problem(
@@ -127,10 +135,11 @@ def submit() -> Response:
         log.error("export not queued job=%s error=%s", job_id, type(exc).__name__)
         jobs.delete(job_id)
         if idempotency_key is not None:
-            store.release(g.api_key, idempotency_key)
+            store.release(owner, idempotency_key)
         return problem(
             503, "Queue unavailable", problem_type="queue-unavailable", detail="try again shortly"
         )
+    log.info("export submitted job=%s by=%s", job_id, owner)
     return _accepted(jobs.get(job_id), replayed=False)
 
 
@@ -143,7 +152,7 @@ def _accepted(job: Job, *, replayed: bool) -> Response:
     return response
 
 
-@bp.get("/exports/<job_id>")
+@bp.get("/exports/<job_id:job_id>")
 def get_export(job_id: str) -> Response:
     job = _job_or_404(job_id)
     return job if isinstance(job, Response) else jsonify(job_view(job))
@@ -172,13 +181,17 @@ def list_exports() -> Response:
             state=JobState(state) if state else None,
             limit=int(limit_raw),
             page_token=request.args.get("page_token"),
+            owner=None if caller().admin else caller().name,
         )
     except ValueError as exc:
         raise InvalidBody(400, str(exc), [{"field": "page_token", "message": str(exc)}]) from None
-    return jsonify({"jobs": [job_summary(j) for j in jobs], "next_page_token": next_token})
+    page = JobList.model_validate(
+        {"jobs": [job_summary(j) for j in jobs], "next_page_token": next_token}
+    )
+    return jsonify(dump(page))
 
 
-@bp.post("/exports/<job_id>:cancel")
+@bp.post("/exports/<job_id:job_id>:cancel")
 def cancel(job_id: str) -> Response:
     job = _job_or_404(job_id)
     if isinstance(job, Response):
@@ -203,7 +216,7 @@ def _publish(job_id: str) -> None:
         log.warning("publish not queued job=%s error=%s", job_id, type(exc).__name__)
 
 
-@bp.post("/exports/<job_id>:retry")
+@bp.post("/exports/<job_id:job_id>:retry")
 def retry(job_id: str) -> Response:
     job = _job_or_404(job_id)
     if isinstance(job, Response):
@@ -218,14 +231,14 @@ def retry(job_id: str) -> Response:
     again = _jobs().get(job_id)
     for unit in units:
         _dispatcher().unit(again, unit)
-    log.info("export retried job=%s units=%d", job_id, len(units))
+    log.info("export retried job=%s units=%d by=%s", job_id, len(units), caller().name)
     response = jsonify(job_view(_jobs().get(job_id)))
     response.status_code = 202
     response.headers["Location"] = f"/v1/exports/{job_id}"
     return response
 
 
-@bp.delete("/exports/<job_id>")
+@bp.delete("/exports/<job_id:job_id>")
 def delete(job_id: str) -> Response:
     job = _job_or_404(job_id)
     if isinstance(job, Response):
@@ -234,11 +247,11 @@ def delete(job_id: str) -> Response:
     _jobs().stop(job_id, JobState.CANCELLED)
     _jobs().delete(job_id)
     _files().delete(job_id)
-    log.info("export deleted job=%s", job_id)
+    log.info("export deleted job=%s by=%s", job_id, caller().name)
     return Response(status=204)
 
 
-@bp.get("/exports/<job_id>/files/<name>")
+@bp.get("/exports/<job_id:job_id>/files/<name>")
 def download(job_id: str, name: str) -> Response:
     job = _job_or_404(job_id)
     if isinstance(job, Response):
@@ -254,7 +267,7 @@ def download(job_id: str, name: str) -> Response:
             problem_type="file-not-found",
             detail=f"no file {name!r} in this export",
         )
-    return send_file(
+    response = send_file(
         path,
         mimetype=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
         as_attachment=True,
@@ -262,3 +275,7 @@ def download(job_id: str, name: str) -> Response:
         conditional=True,
         etag=True,
     )
+    if response.status_code == 416:
+        # RFC 9110 §15.5.17: say how long the file is, so the client can ask again.
+        response.headers["Content-Range"] = f"bytes */{path.stat().st_size}"
+    return response

@@ -6,6 +6,7 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from api.models import Health, dump
 from service_common.problems import problem
 
 bp = Blueprint("health", __name__)
@@ -13,7 +14,7 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    return jsonify({"status": "ok"})
+    return jsonify(dump(Health(status="ok")))
 
 
 @bp.get("/readyz")
@@ -28,7 +29,7 @@ def readyz() -> Response:
             problem_type="not-ready",
             detail=f"Redis unreachable: {type(exc).__name__}",
         )
-    return jsonify({"status": "ready"})
+    return jsonify(dump(Health(status="ready")))
 
 
 @bp.get("/metrics")

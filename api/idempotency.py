@@ -1,6 +1,6 @@
 """Idempotency-Key: a retried submission returns the job it already created.
 
-Keys are scoped to the API key that used them and kept 24 hours. The same key with a
+Keys are scoped to the API key (by its name) that used them and kept 24 hours. The same key with a
 different body is a client bug and gets a 422, never a second job.
 """
 
@@ -36,27 +36,27 @@ class IdempotencyStore:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
 
-    def _key(self, api_key: str, idempotency_key: str) -> str:
-        scope = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    def _key(self, api_key_name: str, idempotency_key: str) -> str:
+        scope = hashlib.sha256(api_key_name.encode()).hexdigest()[:16]
         key = hashlib.sha256(idempotency_key.encode()).hexdigest()
         return f"{KEY_PREFIX}{scope}:{key}"
 
     def claim(
-        self, api_key: str, idempotency_key: str, body: dict[str, Any], new_job_id: str
+        self, api_key_name: str, idempotency_key: str, body: dict[str, Any], new_job_id: str
     ) -> Claim:
         """Reserve the key for `new_job_id`, or return the job it already stands for."""
-        key = self._key(api_key, idempotency_key)
+        key = self._key(api_key_name, idempotency_key)
         record = json.dumps({"job_id": new_job_id, "body": body_fingerprint(body)})
         if self._client.set(key, record, nx=True, ex=TTL_SECONDS):
             return Claim(new_job_id, replayed=False)
         existing = self._client.get(key)
         if existing is None:  # expired between the two calls: claim again
-            return self.claim(api_key, idempotency_key, body, new_job_id)
+            return self.claim(api_key_name, idempotency_key, body, new_job_id)
         stored = json.loads(existing)
         if stored["body"] != body_fingerprint(body):
             raise IdempotencyConflict(idempotency_key)
         return Claim(str(stored["job_id"]), replayed=True)
 
-    def release(self, api_key: str, idempotency_key: str) -> None:
+    def release(self, api_key_name: str, idempotency_key: str) -> None:
         """Forget a claim whose job could not be created, so a retry can succeed."""
-        self._client.delete(self._key(api_key, idempotency_key))
+        self._client.delete(self._key(api_key_name, idempotency_key))

@@ -9,50 +9,47 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify
 
 from api.auth import protect
+from api.models import LicenseEntry, ProjectEntry, ProjectsView, dump
 from api.settings import ApiSettings
+from api.upstream import revizto_client
 from jobs.eligibility import license_unavailable_reason
 from revizto.client import ReviztoClient
-from token_service.client import TokenServiceProvider
 
 bp = protect(Blueprint("projects", __name__, url_prefix="/v1"))
 
 CACHE_KEY = "rxp:cache:projects"
 
 
-def catalogue(client: ReviztoClient) -> dict[str, Any]:
+def catalogue(client: ReviztoClient) -> ProjectsView:
     licenses = []
     for license_ in client.licenses():
         reason = license_unavailable_reason(license_)
-        entry: dict[str, Any] = {
-            "uuid": license_.get("uuid"),
-            "name": license_.get("name"),
-            "exportable": reason is None,
-            "reason": reason,
-            "projects": [],
-        }
+        projects = []
         if reason is None:
-            entry["projects"] = [
-                {
-                    "uuid": p.get("uuid"),
-                    "id": p.get("id"),
-                    "title": p.get("title"),
-                    "archived": bool(p.get("archived")),
-                    "frozen": bool(p.get("frozen")),
-                }
+            projects = [
+                ProjectEntry(
+                    uuid=_text(p.get("uuid")),
+                    id=p["id"] if isinstance(p.get("id"), int) else None,
+                    title=_text(p.get("title")),
+                    archived=bool(p.get("archived")),
+                    frozen=bool(p.get("frozen")),
+                )
                 for p in client.license_projects(str(license_["uuid"]))
             ]
-        licenses.append(entry)
-    return {"licenses": licenses}
+        licenses.append(
+            LicenseEntry(
+                uuid=_text(license_.get("uuid")),
+                name=_text(license_.get("name")),
+                exportable=reason is None,
+                reason=reason,
+                projects=projects,
+            )
+        )
+    return ProjectsView(licenses=licenses)
 
 
-def _client() -> ReviztoClient:
-    settings: ApiSettings = current_app.config["API_SETTINGS"]
-    tokens = TokenServiceProvider(settings.token_service_url, settings.token_service_secret)
-    base_url = settings.base_url_override
-    if base_url is None:
-        tokens.current_token()
-        base_url = tokens.base_url or ""
-    return ReviztoClient(base_url, tokens)
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 @bp.get("/projects")
@@ -64,7 +61,7 @@ def list_projects() -> Response:
         response = Response(cached, mimetype="application/json")
         response.headers["X-Cache"] = "hit"
         return response
-    body = catalogue(_client())
+    body = dump(catalogue(revizto_client()))
     cache.set(CACHE_KEY, json.dumps(body), ex=settings.projects_cache_seconds)
     response = jsonify(body)
     response.headers["X-Cache"] = "miss"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.keys import ApiKeys, ApiKeysProblem
 from jobs.webhook_policy import WebhookPolicy, webhook_secret_from_env
 from token_service.client import DEFAULT_TOKEN_SERVICE_URL
 
@@ -20,9 +21,18 @@ class ConfigurationProblem(ValueError):
     pass
 
 
+def _threads(env: Mapping[str, str]) -> int:
+    raw = env.get("API_THREADS", "")
+    if raw == "":
+        return DEFAULT_THREADS
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
+        raise ConfigurationProblem(f"API_THREADS must be an integer from 1 to 1000, got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class ApiSettings:
-    api_keys: tuple[str, ...] = field(repr=False)
+    keys: ApiKeys = field(repr=False)
     redis_url: str = "redis://127.0.0.1:6379/0"
     export_dir: Path = Path("./exports")
     bind: str = DEFAULT_BIND
@@ -38,19 +48,18 @@ class ApiSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
         env = os.environ if env is None else env
-        keys = tuple(k.strip() for k in env.get("EXPORTER_API_KEYS", "").split(",") if k.strip())
-        if not keys:
-            raise ConfigurationProblem("EXPORTER_API_KEYS is required (comma-separated API keys)")
-        if any(len(k) < 16 for k in keys):
-            raise ConfigurationProblem(
-                "every key in EXPORTER_API_KEYS must be at least 16 characters"
+        try:
+            keys = ApiKeys.parse(
+                env.get("EXPORTER_API_KEYS", ""), env.get("EXPORTER_ADMIN_KEYS", "")
             )
+        except ApiKeysProblem as exc:
+            raise ConfigurationProblem(str(exc)) from None
         return cls(
-            api_keys=keys,
+            keys=keys,
             redis_url=env.get("REDIS_URL", cls.redis_url),
             export_dir=Path(env.get("EXPORT_DIR", "./exports")),
             bind=env.get("API_BIND", DEFAULT_BIND),
-            threads=int(env.get("API_THREADS", str(DEFAULT_THREADS))),
+            threads=_threads(env),
             token_service_url=env.get("TOKEN_SERVICE_URL", cls.token_service_url),
             token_service_secret=env.get("TOKEN_SERVICE_SECRET", ""),
             base_url_override=env.get("REVIZTO_BASE_URL") or None,

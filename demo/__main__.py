@@ -14,14 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from demo.client import JobApiClient, print_summary
+from demo.client import print_summary
 from demo.launcher import REPO_ROOT, Launcher, free_port, require_redis_server
+from revizto_export.client import JobApiClient
+from revizto_export.follow import follow_lines
 
 DEMO_DIR = REPO_ROOT / ".demo"
 JOB_TIMEOUT_S = 300
@@ -71,7 +75,7 @@ def follow_remote(api_url: str, api_key: str, fmt: str) -> int:
     started = time.monotonic()
     job = client.submit({"format": fmt})
     print(f"Submitted export {job['id']}")
-    done = client.follow(job["id"], JOB_TIMEOUT_S)
+    done = follow(client, job["id"])
     print_summary(done, time.monotonic() - started, where=None)
     return 0 if done["state"] == "succeeded" else 1
 
@@ -187,11 +191,12 @@ def run_locally(args: argparse.Namespace) -> int:
         print("\nSubmitting an export over HTTP, as an integrator would:")
         body = json.dumps({"format": args.format})
         print(
-            f"  curl -X POST {api_url}/v1/exports -H 'Authorization: Bearer $API_KEY' -d '{body}'"
+            f'  curl -X POST {api_url}/v1/exports -H "Authorization: Bearer $API_KEY" '
+            f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
         )
         started = time.monotonic()
         job = client.submit({"format": args.format})
-        done = client.follow(job["id"], JOB_TIMEOUT_S)
+        done = follow(client, job["id"])
         print_summary(done, time.monotonic() - started, where=str(run_dir / "exports" / done["id"]))
         print(f"Logs of every process: {logs}")
         if args.keep_running:
@@ -199,15 +204,41 @@ def run_locally(args: argparse.Namespace) -> int:
             key_file.write_text(api_key + "\n")
             key_file.chmod(0o600)
             print("\nServices keep running. In another terminal, paste:")
-            print(f"  export API_URL={api_url} API_KEY=$(cat {key_file})")
-            print(f"  export TOKEN_URL={token_url} TOKEN_SERVICE_SECRET={secret}")
+            print(f'  export API_URL={api_url} API_KEY="$(cat {shlex.quote(str(key_file))})"')
+            print('  export EXPORTER_URL="$API_URL" EXPORTER_API_KEY="$API_KEY"')
+            print(f"  export TOKEN_URL={token_url} TOKEN_SERVICE_SECRET={shlex.quote(secret)}")
             print(f"  export SANDBOX_URL={sandbox_url}")
-            print(f"  export REDIS_URL={env['REDIS_URL']} APPSETTINGS_PATH={appsettings}")
+            print(
+                f"  export REDIS_URL={env['REDIS_URL']} "
+                f"APPSETTINGS_PATH={shlex.quote(str(appsettings))}"
+            )
+            print("Then try the command-line client:")
+            for command in cli_examples(done["id"]):
+                print(f"  {command}")
             print("Press Ctrl-C here to stop them all.")
             while True:
                 time.sleep(3600)
         print("Stopping every process the demo started...")
     return 0 if done["state"] == "succeeded" else 1
+
+
+def follow(client: JobApiClient, job_id: str) -> dict[str, Any]:
+    return follow_lines(
+        lambda: client.job(job_id), lambda line: print(f"  {line}", flush=True), JOB_TIMEOUT_S
+    )
+
+
+def cli_examples(job_id: str) -> list[str]:
+    """`revizto-export` commands against the running demo, ready to paste."""
+    cli = shlex.quote(str(Path(sys.executable).parent / "revizto-export"))
+    return [
+        f"{cli} projects",
+        f"{cli} export --resource issues --resource comments --format csv --wait",
+        f"{cli} list --limit 5",
+        f"{cli} status {job_id}",
+        f"{cli} download {job_id} ./export-{job_id}",
+        f"{cli} credential",
+    ]
 
 
 if __name__ == "__main__":

@@ -225,6 +225,7 @@ class Job:
     notifications: list[Notification]
     planned: bool
     runs: int  # 1, plus one per `:retry`
+    owner: str = ""  # the name of the API key that created it
 
     def unit(self, name: str) -> Unit | None:
         if name == ACCOUNT_UNIT:
@@ -332,6 +333,7 @@ class Job:
             ),
             planned=bool(job.get("planned")),
             runs=1 + _int(job.get("retries")),
+            owner=job.get("owner", ""),
         )
 
 

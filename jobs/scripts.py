@@ -10,6 +10,8 @@ index keys are derived inside the scripts.
 from __future__ import annotations
 
 INDEX_PREFIX = "rxp:jobs:state:"
+# The jobs of one API key (by its name): `<prefix><name>` all, `...:state:<state>` by state.
+OWNER_PREFIX = "rxp:jobs:owner:"
 FINISHED_INDEX = "rxp:jobs:finished"  # by finished_at: what retention walks
 PUBLISHING = "rxp:jobs:publishing"  # finished, manifest and webhook not yet written
 HEARTBEATS = "rxp:heartbeats"  # "<job id> <unit>" by its owner's last heartbeat
@@ -23,6 +25,11 @@ local function set_state(job_id, from, to)
   redis.call('HSET', KEYS[1], 'state', to)
   redis.call('ZREM', '@INDEX@' .. from, job_id)
   redis.call('ZADD', '@INDEX@' .. to, score, job_id)
+  local owner = redis.call('HGET', KEYS[1], 'owner')
+  if owner then
+    redis.call('ZREM', '@OWNER@' .. owner .. ':state:' .. from, job_id)
+    redis.call('ZADD', '@OWNER@' .. owner .. ':state:' .. to, score, job_id)
+  end
 end
 local function finished(job_id, now)
   redis.call('HSET', KEYS[1], 'finished_at', now)
@@ -51,6 +58,7 @@ def _script(body: str) -> str:
         ("@FINISHED@", FINISHED_INDEX),
         ("@PUBLISHING@", PUBLISHING),
         ("@HEARTBEATS@", HEARTBEATS),
+        ("@OWNER@", OWNER_PREFIX),
     ):
         source = source.replace(name, value)
     return source
@@ -285,6 +293,11 @@ return 1
 DELETE = _script("""
 local job_id, due = unpack(ARGV)
 local state = redis.call('HGET', KEYS[1], 'state')
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then
+  redis.call('ZREM', '@OWNER@' .. owner, job_id)
+  if state then redis.call('ZREM', '@OWNER@' .. owner .. ':state:' .. state, job_id) end
+end
 for _, unit in ipairs(unit_names()) do
   redis.call('ZREM', '@HEARTBEATS@', job_id .. ' ' .. unit)
 end

@@ -96,8 +96,16 @@ class JobStore:
 
     # -- creating and reading ------------------------------------------------------------------
 
-    def create(self, job_id: str, request: Mapping[str, Any], *, now: float | None = None) -> None:
-        """A queued job with its account unit (the planning task's)."""
+    def create(
+        self,
+        job_id: str,
+        request: Mapping[str, Any],
+        *,
+        owner: str = "",
+        now: float | None = None,
+    ) -> None:
+        """A queued job with its account unit (the planning task's), owned by the API key
+        named `owner`."""
         now = time.time() if now is None else now
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(
@@ -108,11 +116,14 @@ class JobStore:
                 "request": json.dumps(request, sort_keys=True),
                 "created_at": repr(now),
                 "pending": 1,
+                "owner": owner,
             },
         )
         pipe.hset(self.key(job_id, "units"), f"{ACCOUNT_UNIT}|state", UnitState.QUEUED.value)
         pipe.zadd(ALL_JOBS, {job_id: now})
         pipe.zadd(scripts.INDEX_PREFIX + JobState.QUEUED.value, {job_id: now})
+        pipe.zadd(scripts.OWNER_PREFIX + owner, {job_id: now})
+        pipe.zadd(f"{scripts.OWNER_PREFIX}{owner}:state:{JobState.QUEUED.value}", {job_id: now})
         pipe.execute()
 
     def state(self, job_id: str) -> JobState | None:
@@ -136,11 +147,20 @@ class JobStore:
         return request
 
     def list_jobs(
-        self, *, state: JobState | None, limit: int, page_token: str | None
+        self,
+        *,
+        state: JobState | None,
+        limit: int,
+        page_token: str | None,
+        owner: str | None = None,
     ) -> tuple[list[Job], str | None]:
-        """Newest first, from the index of `state` (or of all jobs); `page_token` continues
-        after the last job of the previous page."""
-        index = ALL_JOBS if state is None else scripts.INDEX_PREFIX + state.value
+        """Newest first, from the index of `state` (or of all jobs), of every owner or of
+        one; `page_token` continues after the last job of the previous page."""
+        if owner is None:
+            index = ALL_JOBS if state is None else scripts.INDEX_PREFIX + state.value
+        else:
+            index = scripts.OWNER_PREFIX + owner
+            index += "" if state is None else f":state:{state.value}"
         max_score = "+inf"
         after: tuple[float, str] | None = None
         if page_token:

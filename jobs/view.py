@@ -92,6 +92,7 @@ class JobSummary(BaseModel):
     progress: Progress
     error: ErrorView | None
     runs: int = Field(description="1, plus one per :retry")
+    owner: str = Field(description="the name of the API key that created the job")
 
 
 class JobView(JobSummary):
@@ -130,6 +131,7 @@ def _summary_fields(job: Job, now: float) -> dict[str, Any]:
         "progress": _progress(job),
         "error": ErrorView.of(job.error),
         "runs": job.runs,
+        "owner": job.owner,
     }
 
 

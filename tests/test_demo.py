@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from demo.launcher import RUN_MARKER
@@ -55,4 +59,54 @@ def test_the_demo_exports_everything_and_stops_every_process(tmp_path: Path) -> 
     assert len(exports) == 1
     assert (exports[0] / "manifest.json").is_file()
     # Every process it started is gone
+    assert processes_marked_with(str(run_dir / "logs")) == []
+
+
+def test_keep_running_prints_commands_that_work_when_pasted(tmp_path: Path) -> None:
+    demo = subprocess.Popen(
+        [
+            sys.executable, "-m", "demo", "--projects", "1", "--issues-per-project", "10",
+            "--dir", str(tmp_path), "--keep-running",
+        ],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in demo.stdout or []])
+    reader.start()
+    printed: list[str] = []
+    try:
+        deadline = time.monotonic() + 180
+        while not printed or "Press Ctrl-C" not in printed[-1]:
+            assert time.monotonic() < deadline, "".join(printed)
+            assert demo.poll() is None, "".join(printed)
+            try:
+                printed.append(lines.get(timeout=1))
+            except queue.Empty:
+                continue
+        start = next(i for i, line in enumerate(printed) if "paste:" in line)
+        pasted = [line.strip() for line in printed[start + 1 : -1] if line.startswith("  ")]
+        exports = [line for line in pasted if line.startswith("export ")]
+        commands = [line for line in pasted if not line.startswith("export ")]
+        assert len(commands) >= 5, printed
+        script = "\n".join(
+            [
+                "set -e",
+                *exports,
+                # the README's curl examples, as pasted by a user
+                'curl -sf "$API_URL/v1/exports?limit=1" -H "Authorization: Bearer $API_KEY"',
+                'curl -sf "$API_URL/v1/credential" -H "Authorization: Bearer $API_KEY"',
+                *commands,
+            ]
+        )
+        ran = subprocess.run(
+            ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+            timeout=240, check=False,
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+        assert list(tmp_path.glob("export-*/manifest.json")), ran.stdout[-2000:]
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+        reader.join(timeout=10)
+    run_dir = next(p for p in tmp_path.iterdir() if (p / "logs").is_dir())
     assert processes_marked_with(str(run_dir / "logs")) == []

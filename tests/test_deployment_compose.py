@@ -498,7 +498,7 @@ def test_each_service_accepts_its_compose_environment(
         token_settings.check()
         assert token_settings.appsettings_path == Path("/app/config/appsettings.json")
         api = ApiSettings.from_env(environment(model["api"]))
-        assert api.api_keys
+        assert api.keys.keys
         assert api.token_service_secret
         worker = WorkerSettings.from_env(environment(model["worker"]))
         assert worker.token_service_secret == token_settings.secret == api.token_service_secret

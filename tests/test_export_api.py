@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -189,16 +190,17 @@ def test_projects_are_listed_for_choosing(stack: ExporterStack) -> None:
 
 def test_openapi_describes_every_route(stack: ExporterStack) -> None:
     from api.app import create_app
+    from api.keys import ApiKeys
     from api.settings import ApiSettings
 
     spec = requests.get(f"{stack.api_url}/openapi.json", timeout=10).json()
     documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
-    app = create_app(ApiSettings(api_keys=("k" * 16,)))
+    app = create_app(ApiSettings(keys=ApiKeys.parse("k" * 16)))
     actual = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         actual |= {(path, m) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
     assert documented == actual
 
@@ -255,3 +257,75 @@ def test_a_replayed_idempotency_key_leaves_no_orphan_job(stack: ExporterStack) -
     same_request = [j for j in listed if j["request"]["resources"] in (["licenses"], ["projects"])]
     assert first["id"] in {j["id"] for j in same_request}
     assert not [j for j in same_request if j["state"] == "queued" and j["id"] != first["id"]]
+
+
+def test_jobs_belong_to_the_key_that_made_them_and_admin_keys_see_all(
+    stack: ExporterStack,
+) -> None:
+    job = stack.submit({"resources": ["licenses"]})
+    stack.wait_finished(job["id"])
+    assert job["owner"] == "main"
+    # Logs name the key, never show it
+    assert f"export submitted job={job['id']} by=main" in stack.logs()
+    assert stack.api_key not in stack.logs()
+    other = {"Authorization": f"Bearer {stack.other_key}"}
+    for method, path in [
+        ("GET", f"/v1/exports/{job['id']}"),
+        ("GET", f"/v1/exports/{job['id']}/files/manifest.json"),
+        ("GET", f"/v1/exports/{job['id']}/files/licenses.ndjson"),
+        ("POST", f"/v1/exports/{job['id']}:cancel"),
+        ("POST", f"/v1/exports/{job['id']}:retry"),
+        ("DELETE", f"/v1/exports/{job['id']}"),
+    ]:
+        reply = stack.call(method, path, headers=other)
+        assert reply.status_code == 404, (method, path, reply.status_code)
+    listed = stack.call("GET", "/v1/exports", headers=other, params={"limit": 100}).json()
+    assert job["id"] not in {j["id"] for j in listed["jobs"]}
+    # Its own key and an admin key see it; a bare key is named by its fingerprint
+    assert stack.call("GET", f"/v1/exports/{job['id']}").status_code == 200
+    admin = {"Authorization": f"Bearer {stack.admin_key}"}
+    assert stack.call("GET", f"/v1/exports/{job['id']}", headers=admin).status_code == 200
+    everything = stack.call("GET", "/v1/exports", headers=admin, params={"limit": 100}).json()
+    assert job["id"] in {j["id"] for j in everything["jobs"]}
+    bare = {"Authorization": f"Bearer {stack.bare_key}"}
+    mine = stack.call("POST", "/v1/exports", json={"resources": ["licenses"]}, headers=bare)
+    assert mine.status_code == 202
+    assert mine.json()["owner"].startswith("key-")
+    assert stack.call("GET", f"/v1/exports/{job['id']}", headers=bare).status_code == 404
+    assert stack.call("DELETE", f"/v1/exports/{mine.json()['id']}", headers=bare).status_code == 204
+
+
+DEEPLY_NESTED = "[" * 30_000 + "]" * 30_000  # under the size cap, too deep for the parser
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "field"),
+    [
+        (DEEPLY_NESTED, "application/json", 400, "body"),
+        ("[" * 100_000 + "]" * 100_000, "application/json", 413, "body"),
+        (
+            '{"resources": ["issues"], "x": "' + "a" * 10_000_000 + '"}',
+            "application/json",
+            413,
+            "body",
+        ),
+        ('{"resources": ["issues"]}', "text/plain", 415, "Content-Type"),
+    ],
+    ids=["nested-30k", "nested-100k", "10MB", "text-plain"],
+)
+def test_hostile_bodies_are_4xx_problems_and_create_nothing(
+    stack: ExporterStack, data: str, content_type: str, status: int, field: str
+) -> None:
+    before = stack.call("GET", "/v1/exports", params={"limit": 100}).json()["jobs"]
+    reply = stack.call("POST", "/v1/exports", data=data, headers={"Content-Type": content_type})
+    assert reply.status_code == status, reply.text[:500]
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert field in {e["field"] for e in reply.json()["errors"]}
+    assert stack.call("GET", "/v1/exports", params={"limit": 100}).json()["jobs"] == before
+
+
+def test_a_wrong_method_is_405_with_allow(stack: ExporterStack) -> None:
+    reply = stack.call("PUT", "/v1/exports")
+    assert reply.status_code == 405
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert set(reply.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}

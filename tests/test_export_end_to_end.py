@@ -7,16 +7,14 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable
+import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.exporter import ExporterStack, exported_licence, ndjson
+from tests.support.exporter import StartStack, exported_licence, ndjson
 from tests.support.sandbox import SandboxFactory
-
-StartStack = Callable[..., ExporterStack]
 
 
 def files_by_name(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -67,6 +65,11 @@ def test_a_full_export_matches_the_sandbox_record_for_record(
         p.name for p in Path(stack.export_dir, done["id"]).iterdir() if p.name.startswith(".")
     ]
     assert leftovers == []
+    # Project data is not world-readable: files 0640, folders 0750, whatever the umask
+    folder = Path(stack.export_dir, done["id"])
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o750
+    assert stat.S_IMODE(stack.export_dir.stat().st_mode) == 0o750
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o640}
 
 
 def test_csv_export_parses_back_to_the_same_issues(

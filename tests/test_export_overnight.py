@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from tests.support.exporter import (
-    ExporterStack,
+    StartStack,
     assert_complete_and_unique,
     exported_projects,
     wait_for_progress,
@@ -29,7 +29,6 @@ from tests.support.sandbox import SandboxFactory
 from tests.support.waiting import wait_until
 from tests.support.webhook_receiver import WebhookReceiver, new_webhook_secret
 
-StartStack = Callable[..., ExporterStack]
 STALL_SECONDS = 8  # tests.support.exporter's EXPORT_STALL_SECONDS
 
 
@@ -167,24 +166,29 @@ def test_an_error_rate_of_thirty_percent_still_exports_everything(
     assert_complete_and_unique(stack, done)
 
 
+@pytest.mark.parametrize("victim", ["main process", "main process and pool"])
 def test_a_worker_killed_with_sigkill_is_redone_by_another_within_the_stall_timeout(
-    sandbox_factory: SandboxFactory, exporter_factory: StartStack
+    sandbox_factory: SandboxFactory, exporter_factory: StartStack, victim: str
 ) -> None:
     sandbox = sandbox_factory(projects=2, issues_per_project=300, latency_ms=10)
     stack = exporter_factory(sandbox, workers=1)
     job = stack.submit({"resources": ["issues", "comments"]})
     wait_for_progress(stack, job["id"], "comments", 200)
-    victim = stack.workers[0]
-    # The worker's main process and its pool, as when a container or host dies
-    os.killpg(victim.process.pid, signal.SIGKILL)
+    worker = stack.workers[0]
+    if victim == "main process":
+        os.kill(worker.process.pid, signal.SIGKILL)
+    else:  # as when a container or a host dies
+        os.killpg(worker.process.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     stack.add_worker("worker-after-crash")
     done = stack.wait_finished(job["id"], timeout=3 * STALL_SECONDS + 30)
     recovered_in = time.monotonic() - killed_at
     assert done["state"] == "succeeded", done
     assert recovered_in < 3 * STALL_SECONDS + 10, recovered_in
-    assert "stalled unit requeued" in stack.logs()
-    assert max(p["attempts"] for p in done["projects"]) == 2
+    if victim != "main process":
+        # (a pool process whose parent died may finish its project on its own)
+        assert "stalled unit requeued" in stack.logs()
+        assert max(p["attempts"] for p in done["projects"]) == 2
     assert_complete_and_unique(stack, done)
     folder = Path(stack.export_dir, job["id"])
     assert not [p.name for p in folder.iterdir() if p.name.endswith(".partial")]

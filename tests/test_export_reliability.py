@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from jobs.timestamps import parse_rfc3339
 from tests.support.exporter import (
-    ExporterStack,
+    StartStack,
     assert_complete_and_unique,
     exported_projects,
     ndjson,
@@ -20,8 +19,6 @@ from tests.support.exporter import (
 )
 from tests.support.sandbox import SandboxFactory
 from tests.support.waiting import wait_until
-
-StartStack = Callable[..., ExporterStack]
 
 
 def duration(job: dict[str, Any]) -> float:

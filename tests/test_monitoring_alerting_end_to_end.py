@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.exporter import ExporterStack
+from tests.support.exporter import ExporterStack, StartStack
 from tests.support.monitoring import (
     ALERT_RULES,
     PrometheusServer,
@@ -22,7 +22,6 @@ from tests.support.sandbox import SandboxFactory
 from tests.support.token_service import token
 from tests.support.waiting import wait_until
 
-StartStack = Callable[..., ExporterStack]
 StartPrometheus = Callable[[ExporterStack], PrometheusServer]
 
 REAUTH_ALERT = "ReviztoReauthenticationRequired"

@@ -74,6 +74,10 @@ class TokenServiceProvider:
                 return self._cached
             return self._store(self._call("POST", "/v1/token/refresh", {"generation": generation}))
 
+    def credential(self) -> dict[str, Any]:
+        """The credential's state (never a token): the token service's `GET /v1/credential`."""
+        return self._call("GET", "/v1/credential", None)
+
     def _store(self, body: dict[str, Any]) -> IssuedToken:
         token = IssuedToken(
             access_token=str(body["access_token"]),

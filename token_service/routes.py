@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -10,6 +11,7 @@ from service_common.auth import bearer_token, matches_any
 from service_common.problems import problem
 from service_common.validation import parse_body
 from token_service.manager import TokenManager
+from token_service.runtime import Runtime
 from token_service.schemas import CredentialsRequest, RefreshRequest
 from token_service.state import TokenState
 
@@ -72,4 +74,30 @@ def put_credentials() -> Response:
         state = manager.install_refresh_token(body.refresh_token, body.access_token)
     return jsonify(
         {"generation": state.generation, "expires_at": state.expires_at, "reauth_required": False}
+    )
+
+
+@bp.get("/credential")
+def credential() -> Response:
+    """The credential's state for operators and the job API's `GET /v1/credential`: never a
+    token, only when it expires, how old the refresh token is, and whether a human must
+    re-authenticate. Read from Redis; it calls no one."""
+    runtime: Runtime = current_app.extensions["token_runtime"]
+    snapshot = runtime.store.snapshot()
+    state, reauth = snapshot.state, snapshot.reauth
+    now = time.time()
+    return jsonify(
+        {
+            "installed": state is not None,
+            "generation": state.generation if state else None,
+            "access_token_expires_at": state.expires_at if state else None,
+            "access_token_expires_in_seconds": round(state.seconds_left(now), 1) if state else None,
+            "refresh_token_age_seconds": round(now - state.refresh_token_issued_at, 1)
+            if state and state.refresh_token
+            else None,
+            "reauth_required": reauth is not None,
+            "reauth_reason": reauth.reason if reauth else None,
+            "reauth_since": reauth.since if reauth else None,
+            "base_url": runtime.base_url,
+        }
     )

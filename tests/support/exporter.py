@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,9 @@ class ExporterStack:
         self.log_dir = log_dir
         self.export_dir = log_dir / "exports"
         self.api_key = secrets.token_urlsafe(24)
+        self.other_key = secrets.token_urlsafe(24)
+        self.admin_key = secrets.token_urlsafe(24)
+        self.bare_key = secrets.token_urlsafe(24)  # named by its fingerprint
         self.workers: list[WorkerProcess] = []
         self.error_bodies: list[str] = []
         settings = log_dir / "appsettings.json"
@@ -93,7 +97,11 @@ class ExporterStack:
             "EXPORT_DIR": str(self.export_dir),
             "TOKEN_SERVICE_URL": self.token_service.base_url,
             "TOKEN_SERVICE_SECRET": secret,
-            "EXPORTER_API_KEYS": f"{secrets.token_urlsafe(20)},{self.api_key}",
+            # Three callers: this test's key, another system's, and an operator's admin key.
+            "EXPORTER_API_KEYS": (
+                f"other:{self.other_key},main:{self.api_key},{self.bare_key},ops:{self.admin_key}"
+            ),
+            "EXPORTER_ADMIN_KEYS": "ops",
             "EXPORT_RETRY_BASE_SECONDS": "0.5",
             # Dead workers are noticed in seconds, not the production two minutes.
             "EXPORT_STALL_SECONDS": "8",
@@ -187,6 +195,11 @@ class ExporterStack:
             worker.stop()
         self.api.stop()
         self.token_service.stop()
+
+
+StartStack = Callable[..., ExporterStack]
+"""The `exporter_factory` fixture: starts a stack against a sandbox, with ExporterStack's
+options."""
 
 
 def wait_for_progress(
