@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ TEXTS = (
     "Résolu dans la révision C.",
     "Line one\nline two: revised layout attached.",
 )
+# What a comment added through `/_sandbox/add-comments` says.
+ADDED_TEXT = "Added by the sandbox"
 FILES = (
     ("site-photo.jpg", "image/jpeg"),
     ("RFI-0042 response.pdf", "application/pdf"),
@@ -70,11 +73,7 @@ def _comment(rng: random.Random, plan: CommentPlan, index: int, created: int) ->
         "uuid": format_uuid(rng.randbytes(16)),
         "type": kind,
         "created": format_timestamp(created),
-        "author": {
-            "firstname": author.firstname,
-            "lastname": author.lastname,
-            "email": author.email,
-        },
+        "author": _author_json(author),
         "reporter": author.email,
     }
     if kind == "text":
@@ -92,6 +91,26 @@ def _comment(rng: random.Random, plan: CommentPlan, index: int, created: int) ->
     else:
         comment["diff"] = _diff(rng, plan, index)
     return comment
+
+
+def added_comment(author: CommentAuthor, created: int) -> dict[str, Any]:
+    """A `text` comment written at `created`, shaped like a generated one.
+
+    Its uuid is random, not seeded: added comments are events of one run, and two of them
+    on the same issue in the same second must still differ.
+    """
+    return {
+        "uuid": str(uuid.uuid4()),
+        "type": "text",
+        "created": format_timestamp(created),
+        "author": _author_json(author),
+        "reporter": author.email,
+        "text": ADDED_TEXT,
+    }
+
+
+def _author_json(author: CommentAuthor) -> dict[str, str]:
+    return {"firstname": author.firstname, "lastname": author.lastname, "email": author.email}
 
 
 def _diff(rng: random.Random, plan: CommentPlan, index: int) -> dict[str, Any]:

@@ -270,9 +270,9 @@ def catalog_json(dataset: Dataset) -> dict[str, Any]:
                         "frozen": licence.frozen,
                         "api_access": licence.api_access,
                         "source": project.source,
-                        "issues": len(project.issues.ids),
-                        "deleted_issues": len(project.issues.deleted_ids),
-                        "comments": project.issues.total_comments(),
+                        "issues": len(project.issues.live_ids()),
+                        "deleted_issues": project.issues.deleted_count(),
+                        "comments": project.issues.comment_total(),
                     }
                     for project in licence.projects
                 ],

@@ -96,11 +96,11 @@ class FixtureIssues(IssueCollection):
         )
 
     @property
-    def ids(self) -> Sequence[int]:
+    def original_ids(self) -> Sequence[int]:
         return self._ids
 
     @property
-    def deleted_ids(self) -> Sequence[int]:
+    def original_deleted_ids(self) -> Sequence[int]:
         return ()
 
     def updated_table(self) -> Sequence[int]:
@@ -119,7 +119,7 @@ class FixtureIssues(IssueCollection):
         for issue_id, issue in self._by_id.items():
             yield str(issue["uuid"]), issue_id
 
-    def total_comments(self) -> int:
+    def original_comment_total(self) -> int:
         return sum(_comment_count(issue) for issue in self._by_id.values())
 
     def comment_plan(self, issue_id: int) -> CommentPlan:

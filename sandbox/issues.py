@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from sandbox.comments import CommentAuthor, CommentPlan
 from sandbox.identifiers import digest, format_uuid
-from sandbox.issue_collection import IssueCollection
+from sandbox.issue_collection import IssueCollection, mark_deleted
 from sandbox.people import Person, author_json
 from sandbox.sheets import Sheet
 from sandbox.stamps import StampSet
@@ -89,11 +89,11 @@ class GeneratedIssues(IssueCollection):
         self._comment_total: int | None = None
 
     @property
-    def ids(self) -> Sequence[int]:
+    def original_ids(self) -> Sequence[int]:
         return self._ids
 
     @property
-    def deleted_ids(self) -> Sequence[int]:
+    def original_deleted_ids(self) -> Sequence[int]:
         return self._deleted_ids
 
     def skeleton(self, issue_id: int) -> Skeleton:
@@ -116,7 +116,7 @@ class GeneratedIssues(IssueCollection):
         assert self._updated is not None
         return self._updated
 
-    def total_comments(self) -> int:
+    def original_comment_total(self) -> int:
         self._build_tables()
         assert self._comment_total is not None
         return self._comment_total
@@ -145,11 +145,9 @@ class GeneratedIssues(IssueCollection):
 
     def render_deleted(self, issue_id: int) -> dict[str, Any]:
         skeleton = self.skeleton(issue_id)
-        deleted_at = format_timestamp(self._deleted_at(skeleton))
-        issue = render_issue(self.context, issue_id, skeleton)
-        issue["updated"] = deleted_at
-        issue["deletedAt"] = {"value": deleted_at, "timestamp": deleted_at}
-        return issue
+        return mark_deleted(
+            render_issue(self.context, issue_id, skeleton), self._deleted_at(skeleton)
+        )
 
     @staticmethod
     def _deleted_at(skeleton: Skeleton) -> int:

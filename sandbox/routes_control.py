@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from sandbox.dataset import catalog_json
 from sandbox.faults import FaultError
-from sandbox.issue_collection import UnknownIssues
+from sandbox.issue_collection import IssueCollection, UnknownIssues
 from sandbox.state import current_state
 from sandbox.timestamps import format_timestamp, now_epoch
 
@@ -69,9 +70,30 @@ def catalog() -> Response:
     return jsonify(catalog_json(current_state().dataset))
 
 
+# What an issue edit route does to the issues it names, at the moment it was asked.
+IssueEdit = Callable[[IssueCollection, list[int], int], None]
+
+
 @control.post("/touch-issues")
 def touch_issues() -> Response:
     """Make issues look edited now, so a test can prove an incremental (`synchronized`) export."""
+    return _edit_issues(IssueCollection.touch, answer="updated")
+
+
+@control.post("/delete-issues")
+def delete_issues() -> Response:
+    """Delete live issues now, so a test can prove an export picks up `filter_deleted`."""
+    return _edit_issues(IssueCollection.delete, answer="deleted_at")
+
+
+@control.post("/add-comments")
+def add_comments() -> Response:
+    """Add one comment now to each issue, so a test can prove comments are exported again."""
+    return _edit_issues(IssueCollection.add_comments, answer="created")
+
+
+def _edit_issues(edit: IssueEdit, *, answer: str) -> Response:
+    """Apply `edit` to the issues a `{"project_uuid", "ids"}` body names; `{answer: now}`."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _bad_request("body", 'expected {"project_uuid": ..., "ids": [...]}')
@@ -86,10 +108,10 @@ def touch_issues() -> Response:
         return _bad_request("project_uuid", "no such project", status=404)
     now = now_epoch()
     try:
-        project.issues.touch(ids, now)
+        edit(project.issues, ids, now)
     except UnknownIssues as exc:
-        return _bad_request("ids", f"unknown issue ids: {exc.ids[:20]}")
-    return jsonify({"updated": format_timestamp(now)})
+        return _bad_request("ids", f"unknown or deleted issue ids: {exc.ids[:20]}")
+    return jsonify({answer: format_timestamp(now)})
 
 
 def _is_id(value: Any) -> bool:

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from sandbox.comments import generate_comments
 from sandbox.data_gate import install_data_gate
 from sandbox.dataset import Licence, Project
 from sandbox.envelope import ENTITY_MISSING, NO_API_ACCESS, entities, ok
@@ -124,7 +123,7 @@ def issue_comments(issue_uuid: str) -> Response:
     wanted = page_request(
         request.args, default_limit=COMMENT_PAGE_DEFAULT, max_limit=MAX_PAGE_LIMIT
     )
-    comments = generate_comments(project.issues.comment_plan(issue_id))
+    comments = project.issues.comments(issue_id)
     if since is not None:
         floor = format_timestamp(since)
         comments = [comment for comment in comments if comment["created"] >= floor]

@@ -73,13 +73,24 @@ class SandboxProcess:
         return self._json(requests.get(self.url("/_sandbox/catalog"), timeout=TIMEOUT_S))
 
     def touch_issues(self, project_uuid: str, ids: list[int]) -> str:
+        return self._edit_issues("touch-issues", project_uuid, ids, "updated")
+
+    def delete_issues(self, project_uuid: str | int, ids: list[int]) -> str:
+        """Delete live issues now; the deletion time the sandbox answers."""
+        return self._edit_issues("delete-issues", project_uuid, ids, "deleted_at")
+
+    def add_comments(self, project_uuid: str | int, ids: list[int]) -> str:
+        """Add one comment to each live issue now; the comments' creation time."""
+        return self._edit_issues("add-comments", project_uuid, ids, "created")
+
+    def _edit_issues(self, route: str, project_uuid: str | int, ids: list[int], answer: str) -> str:
         reply = requests.post(
-            self.url("/_sandbox/touch-issues"),
+            self.url(f"/_sandbox/{route}"),
             json={"project_uuid": project_uuid, "ids": ids},
             timeout=TIMEOUT_S,
         )
-        updated: str = self._json(reply)["updated"]
-        return updated
+        stamp: str = self._json(reply)[answer]
+        return stamp
 
     # --- Revizto side -------------------------------------------------------------------
 
