@@ -85,10 +85,24 @@ def _check_notify_url(body: ExportRequest) -> None:
     )
 
 
+def _check_database(body: ExportRequest) -> None:
+    settings: ApiSettings = current_app.config["API_SETTINGS"]
+    if body.database is None or body.database in settings.databases:
+        return
+    known = ", ".join(sorted(settings.databases)) or "none"
+    message = f"no database {body.database!r} on this server (EXPORT_DATABASES has: {known})"
+    raise InvalidBody(
+        422,
+        f"invalid field(s): destination.name ({message})",
+        [{"field": "destination.name", "message": message}],
+    )
+
+
 @bp.post("/exports")
 def submit() -> Response:
     body = parse_body(request, ExportRequest, allow_empty=True)
     _check_notify_url(body)
+    _check_database(body)
     record = body.as_record()
     jobs = _jobs()
     job_id = uuid.uuid4().hex

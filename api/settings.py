@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.keys import ApiKeys, ApiKeysProblem
+from dbsync.databases import DatabaseConfigError, databases_from_env
 from jobs.webhook_policy import WebhookPolicy, webhook_secret_from_env
 from token_service.client import DEFAULT_TOKEN_SERVICE_URL
 
@@ -44,6 +45,8 @@ class ApiSettings:
     # A job's notify_url must name one of these hosts; webhooks need the signing secret.
     webhook_policy: WebhookPolicy = field(default_factory=lambda: WebhookPolicy.parse(""))
     webhooks_enabled: bool = False
+    # The names of EXPORT_DATABASES (a job names one; the URLs stay with the workers).
+    databases: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -54,10 +57,15 @@ class ApiSettings:
             )
         except ApiKeysProblem as exc:
             raise ConfigurationProblem(str(exc)) from None
+        export_dir = Path(env.get("EXPORT_DIR", "./exports"))
+        try:
+            databases = frozenset(databases_from_env(env, export_dir))
+        except DatabaseConfigError as exc:
+            raise ConfigurationProblem(str(exc)) from None
         return cls(
             keys=keys,
             redis_url=env.get("REDIS_URL", cls.redis_url),
-            export_dir=Path(env.get("EXPORT_DIR", "./exports")),
+            export_dir=export_dir,
             bind=env.get("API_BIND", DEFAULT_BIND),
             threads=_threads(env),
             token_service_url=env.get("TOKEN_SERVICE_URL", cls.token_service_url),
@@ -65,4 +73,5 @@ class ApiSettings:
             base_url_override=env.get("REVIZTO_BASE_URL") or None,
             webhook_policy=WebhookPolicy.parse(env.get("EXPORT_WEBHOOK_ALLOWED_HOSTS", "")),
             webhooks_enabled=webhook_secret_from_env(env) != "",
+            databases=databases,
         )

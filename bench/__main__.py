@@ -6,7 +6,7 @@ import argparse
 import logging
 from collections.abc import Callable
 
-from bench import export_bench, jobs_bench, token_service_bench
+from bench import export_bench, jobs_bench, sync_bench, token_service_bench
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "token_throughput": token_service_bench.throughput,
@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "job_listing": jobs_bench.listing,
     "stall_recovery": jobs_bench.stall_recovery,
     "export_error_rates": jobs_bench.error_rates,
+    "database_sync": sync_bench.database_sync,
 }
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import requests
 
-from demo.client import print_summary
+from dbsync.databases import SQLITE_FILE
+from demo.client import print_database, print_summary
 from demo.launcher import REPO_ROOT, Launcher, free_port, require_redis_server
 from revizto_export.client import JobApiClient
 from revizto_export.follow import follow_lines
@@ -198,6 +199,14 @@ def run_locally(args: argparse.Namespace) -> int:
         job = client.submit({"format": args.format})
         done = follow(client, job["id"])
         print_summary(done, time.monotonic() - started, where=str(run_dir / "exports" / done["id"]))
+        print("\nSyncing into the embedded SQLite database, as a nightly job would:")
+        sync_body = {"mode": "incremental", "destination": {"type": "database", "name": "local"}}
+        print(
+            f'  curl -X POST {api_url}/v1/exports -H "Authorization: Bearer $API_KEY" '
+            f"-H 'Content-Type: application/json' -d {shlex.quote(json.dumps(sync_body))}"
+        )
+        synced = follow(client, client.submit(sync_body)["id"])
+        print_database(synced, run_dir / "exports" / SQLITE_FILE)
         print(f"Logs of every process: {logs}")
         if args.keep_running:
             key_file = run_dir / "api-key"
@@ -219,7 +228,7 @@ def run_locally(args: argparse.Namespace) -> int:
             while True:
                 time.sleep(3600)
         print("Stopping every process the demo started...")
-    return 0 if done["state"] == "succeeded" else 1
+    return 0 if done["state"] == synced["state"] == "succeeded" else 1
 
 
 def follow(client: JobApiClient, job_id: str) -> dict[str, Any]:

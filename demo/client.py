@@ -1,9 +1,13 @@
-"""The demo's summary of a finished export (submitting and following it is the command-line
-client's job: revizto_export)."""
+"""The demo's summaries of a finished export and of a database sync (submitting and
+following them is the command-line client's job: revizto_export)."""
 
 from __future__ import annotations
 
+import shlex
+import sqlite3
 import sys
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 
@@ -34,3 +38,19 @@ def print_summary(job: dict[str, Any], seconds: float, where: str | None) -> Non
         )
     if where:
         print(f"\nThe files are in {where}", file=out)
+
+
+def print_database(job: dict[str, Any], database: Path) -> None:
+    """What a reporting user would find in the synced SQLite database."""
+    if job["state"] != "succeeded":
+        error = job.get("error") or {}
+        print(f"\nSync {job['state']}: {error.get('code')} — {error.get('message')}")
+        return
+    with closing(sqlite3.connect(database)) as connection:
+        issues = connection.execute("SELECT COUNT(*) FROM revizto_issues_view").fetchone()[0]
+        comments = connection.execute("SELECT COUNT(*) FROM revizto_comments").fetchone()[0]
+        projects = connection.execute("SELECT COUNT(*) FROM revizto_projects").fetchone()[0]
+    print(f"\nSync succeeded: {database}")
+    print(f"  revizto_issues_view: {issues} issues; {comments} comments; {projects} projects")
+    query = shlex.quote("SELECT * FROM revizto_issues_view LIMIT 5")
+    print(f"  try: sqlite3 {shlex.quote(str(database))} {query}")

@@ -39,3 +39,10 @@ def partial_prefix(name: str) -> str:
 
 def servable(name: str) -> bool:
     return name == MANIFEST_NAME or SAFE_NAME.fullmatch(name) is not None
+
+
+def file_scope(name: str) -> str | None:
+    """The undashed uuid a file name carries (`issues-<uuid>.ndjson`), or None."""
+    match = SAFE_NAME.fullmatch(name)
+    scoped = match.group(1) if match else None
+    return scoped[1:] if scoped else None

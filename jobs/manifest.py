@@ -4,16 +4,19 @@ the job record, and it is the last file written: a folder without it is not fini
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jobs.model import Job
-from jobs.timestamps import rfc3339, rfc3339_or_none
+from jobs.timestamps import revizto_to_rfc3339, rfc3339, rfc3339_or_none
 from jobs.view import job_view, watermarks
 
 MANIFEST_VERSION = 2
 
 
-def build_manifest(job: Job) -> dict[str, Any]:
+def build_manifest(job: Job, carried: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`carried`: the destination's stored watermarks (Revizto format, by project uuid),
+    listed for every project so that no manifest drops one; this job's own win."""
     view = job_view(job, notifications=False)
     complete = [
         {k: v for k, v in f.items() if k != "complete"} for f in view["files"] if f["complete"]
@@ -41,13 +44,19 @@ def build_manifest(job: Job) -> dict[str, Any]:
                 "error": p["last_error"],
                 "skip_reason": p["skip_reason"],
                 "records": p["records"],
+                "since": p["since"],
             }
             for p in view["projects"]
         ],
         "skipped": job.skipped,
         # Pass a project's value as `updated_since` next time for an incremental export.
-        "watermarks": watermarks(job),
+        "watermarks": {**_converted(carried or {}), **watermarks(job)},
     }
+
+
+def _converted(marks: Mapping[str, str]) -> dict[str, str]:
+    converted = {uuid: revizto_to_rfc3339(mark) for uuid, mark in marks.items()}
+    return {uuid: mark for uuid, mark in sorted(converted.items()) if mark is not None}
 
 
 def _records(files: list[dict[str, Any]]) -> dict[str, int]:

@@ -112,6 +112,9 @@ class FileEntry:
         )
 
 
+FULL_EXPORT = "full"  # a unit's `since` when it reads everything
+
+
 @dataclass(frozen=True)
 class Unit:
     name: str
@@ -127,6 +130,9 @@ class Unit:
     issues_total: int | None = None
     issues_seen: int = 0
     watermark: str | None = None  # Revizto's `synchronized` for the next incremental run
+    # What a project's issues were read since, decided when it first starts and kept for
+    # its resumes: FULL_EXPORT, or a Revizto watermark; None until decided.
+    since: str | None = None
     project: ProjectRef | None = None
 
     @property
@@ -163,6 +169,7 @@ class Unit:
             issues_total=_int(fields["issues_total"]) if fields.get("issues_total") else None,
             issues_seen=_int(fields.get("issues_seen")),
             watermark=fields.get("watermark") or None,
+            since=fields.get("since") or None,
             project=project,
         )
 

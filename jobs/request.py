@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidationInfo,
     field_validator,
 )
 
@@ -32,6 +33,8 @@ Resource = Literal[
     "licenses", "projects", "members", "workflows", "stamps", "sheets", "issues", "comments"
 ]
 ExportFormat = Literal["ndjson", "json", "csv"]
+ExportMode = Literal["full", "incremental"]
+FILES_DESTINATION = "files"
 
 
 def _all_resources() -> list[Resource]:
@@ -58,6 +61,25 @@ def _uuid(value: str) -> str:
 
 Uuid = Annotated[str, AfterValidator(_uuid)]
 MAX_URL_LENGTH = 2048
+DATABASE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"  # as EXPORT_DATABASES names them
+
+
+class FilesDestination(BaseModel):
+    """Files under the job's folder (the default)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: Literal["files"] = "files"
+
+
+class DatabaseDestination(BaseModel):
+    """A database the server knows by name (EXPORT_DATABASES); never a URL."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: Literal["database"]
+    name: str = Field(pattern=DATABASE_NAME, description="one of the server's EXPORT_DATABASES")
+
+
+Destination = Annotated[FilesDestination | DatabaseDestination, Field(discriminator="type")]
 
 
 class ExportRequest(BaseModel):
@@ -76,9 +98,21 @@ class ExportRequest(BaseModel):
         default_factory=_all_resources, min_length=1, description="what to export"
     )
     format: ExportFormat = "ndjson"
+    destination: Destination = Field(
+        default_factory=FilesDestination,
+        description="files (default), or a database configured on the server, which the "
+        "job's NDJSON files are loaded into (they stay with the job)",
+    )
+    mode: ExportMode = Field(
+        default="full",
+        description="incremental: per project, only what changed since that project's last "
+        "successful export to the same destination (the service keeps the watermarks); "
+        "a project never exported before is exported in full",
+    )
     updated_since: datetime | None = Field(
         default=None,
-        description="ISO-8601; only issues (and their comments) changed since then",
+        description="ISO-8601; only issues (and their comments) changed since then, for "
+        "every project (wins over mode)",
     )
     include_archived: StrictBool = False
     notify_url: str | None = Field(
@@ -143,6 +177,31 @@ class ExportRequest(BaseModel):
         if self.updated_since is None:
             return None
         return format_watermark(self.updated_since)
+
+    @property
+    def watermark_scope(self) -> str:
+        """Which copy the watermarks belong to: an incremental export continues the last
+        successful export to the same destination."""
+        if isinstance(self.destination, DatabaseDestination):
+            return f"database:{self.destination.name}"
+        return FILES_DESTINATION
+
+    @property
+    def database(self) -> str | None:
+        """The database destination's name, if the job has one."""
+        if isinstance(self.destination, DatabaseDestination):
+            return self.destination.name
+        return None
+
+    @field_validator("destination")
+    @classmethod
+    def database_takes_ndjson(
+        cls, value: FilesDestination | DatabaseDestination, info: ValidationInfo
+    ) -> FilesDestination | DatabaseDestination:
+        # The database is loaded from the job's NDJSON files.
+        if isinstance(value, DatabaseDestination) and info.data.get("format") != "ndjson":
+            raise ValueError("a database destination takes format ndjson (the default)")
+        return value
 
     def as_record(self) -> dict[str, object]:
         """JSON-ready, with the defaults filled in, as stored on the job and in the manifest."""

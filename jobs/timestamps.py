@@ -35,18 +35,24 @@ def rfc3339_or_none(epoch: float | None) -> str | None:
 
 
 def revizto_to_rfc3339(value: str) -> str | None:
-    """A Revizto timestamp as RFC 3339; None for the "never" sentinel."""
+    """A Revizto timestamp as RFC 3339; None for the "never" sentinel (and for anything
+    that is not a Revizto timestamp: a view must never fail on a stored value)."""
     if value == REVIZTO_NEVER:
         return None
-    return datetime.strptime(value, REVIZTO_FORMAT).strftime(RFC3339_FORMAT)
+    try:
+        moment = datetime.strptime(value, REVIZTO_FORMAT)
+    except ValueError:
+        return None
+    # isoformat, not strftime: %Y does not pad years before 1000 on every platform.
+    return moment.isoformat() + "Z"
 
 
 def rfc3339_to_revizto(value: str) -> str:
     """The other way, for Revizto's `synchronized` parameter."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime(REVIZTO_FORMAT)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat(sep=" ")
 
 
 def parse_rfc3339(value: str) -> float:

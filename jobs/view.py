@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from jobs.model import FileEntry, Job, JobError, Notification, Unit
+from jobs.model import FULL_EXPORT, FileEntry, Job, JobError, Notification, Unit
 from jobs.states import JobState, UnitState
 from jobs.timestamps import revizto_to_rfc3339, rfc3339, rfc3339_or_none
 
@@ -43,6 +43,10 @@ class ProjectView(UnitView):
     license_uuid: str
     issues_total: int | None = Field(description="issues Revizto reported, once known")
     skip_reason: str | None = None
+    since: str | None = Field(
+        default=None,
+        description="the moment its issues were read since (RFC 3339); null: in full",
+    )
 
 
 class FileView(BaseModel):
@@ -159,6 +163,7 @@ def _project(unit: Unit) -> ProjectView:
         license_uuid=project.license_uuid,
         issues_total=unit.issues_total,
         skip_reason=project.skip_reason,
+        since=revizto_to_rfc3339(unit.since) if unit.since and unit.since != FULL_EXPORT else None,
     )
 
 

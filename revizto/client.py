@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from revizto.errors import InvalidResponse, TokenRejected
@@ -27,12 +27,14 @@ DEFAULT_PROJECT_PAGE_SIZE = 24  # the limit Revizto echoed in a captured project
 STAMP_PAGE_SIZE = 200  # issue-preset/list pages are fixed at 200 (docs/revizto-api.md §4.8)
 # Comments "added on or after date"; an early date asks for the whole history.
 ALL_COMMENTS_SINCE = "2000-01-01"
-WATERMARK_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def format_watermark(moment: datetime) -> str:
     """Revizto's `synchronized` format: naive `YYYY-MM-DD HH:MM:SS` (taken as UTC)."""
-    return moment.strftime(WATERMARK_FORMAT)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    # isoformat, not strftime: %Y does not pad years before 1000 on every platform.
+    return moment.replace(microsecond=0).isoformat(sep=" ")
 
 
 def decode_stamp_fields(stamp: Mapping[str, Any]) -> dict[str, Any]:

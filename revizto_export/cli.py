@@ -182,6 +182,18 @@ def show_job(obj: Context, job: dict[str, Any]) -> None:
     help="repeat; default: all",
 )
 @click.option("--format", "fmt", type=click.Choice(["ndjson", "json", "csv"]), default=None)
+@click.option(
+    "--mode",
+    type=click.Choice(["full", "incremental"]),
+    default=None,
+    help="incremental: only what changed since each project's last export (default full)",
+)
+@click.option(
+    "--destination",
+    "database",
+    metavar="NAME",
+    help="load into the server's database NAME (EXPORT_DATABASES) instead of files only",
+)
 @click.option("--updated-since", metavar="RFC3339", help="only issues changed since then")
 @click.option("--include-archived", is_flag=True)
 @click.option("--notify-url", metavar="URL", help="POSTed a signed event when the job ends")
@@ -201,6 +213,8 @@ def export(
     license_: str | None,
     resources: tuple[str, ...],
     fmt: str | None,
+    mode: str | None,
+    database: str | None,
     updated_since: str | None,
     include_archived: bool,
     notify_url: str | None,
@@ -215,6 +229,8 @@ def export(
         ("license_uuid", license_),
         ("resources", list(resources) or None),
         ("format", fmt),
+        ("mode", mode),
+        ("destination", {"type": "database", "name": database} if database else None),
         ("updated_since", updated_since),
         ("include_archived", include_archived or None),
         ("notify_url", notify_url),

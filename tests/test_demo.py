@@ -48,16 +48,19 @@ def test_the_demo_exports_everything_and_stops_every_process(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Export succeeded" in done.stdout
     assert "issues" in done.stdout
-    # Each project's progress is shown while it runs, and how it ended
-    project_lines = [
-        line for line in done.stdout.splitlines() if line.strip().startswith("project ")
-    ]
-    assert len({line.split()[2] for line in project_lines}) == 2, done.stdout
-    assert sum("succeeded" in line for line in project_lines) == 2
+    export, sync = done.stdout.split("Syncing into the embedded SQLite database")
+    # Each project's progress is shown while it runs, and how it ended, for both jobs
+    for shown in (export, sync):
+        project_lines = [line for line in shown.splitlines() if line.strip().startswith("project ")]
+        assert len({line.split()[2] for line in project_lines}) == 2, done.stdout
+        assert sum("succeeded" in line for line in project_lines) == 2
+    # The sync's issues are in the database's view: 2 projects x 30
+    assert "revizto_issues_view: 60 issues" in sync
     (run_dir,) = tmp_path.iterdir()
-    exports = list((run_dir / "exports").iterdir())
-    assert len(exports) == 1
-    assert (exports[0] / "manifest.json").is_file()
+    folders = [p for p in (run_dir / "exports").iterdir() if p.is_dir()]
+    assert len(folders) == 2
+    assert all((folder / "manifest.json").is_file() for folder in folders)
+    assert (run_dir / "exports" / "revizto.sqlite3").is_file()
     # Every process it started is gone
     assert processes_marked_with(str(run_dir / "logs")) == []
 

@@ -71,6 +71,14 @@ def test_every_v1_route_needs_an_api_key(stack: ExporterStack, authorization: st
         ({"updated_since": "last tuesday"}, 422, "updated_since"),
         ({"include_archived": "yes"}, 422, "include_archived"),
         ({"surprise": 1}, 422, "surprise"),
+        ({"destination": {"type": "database", "name": "nope"}}, 422, "destination.name"),
+        (
+            {"destination": {"type": "database", "name": "local"}, "format": "csv"},
+            422,
+            "destination",
+        ),
+        ({"destination": {"type": "s3"}}, 422, "destination"),
+        ({"mode": "sometimes"}, 422, "mode"),
     ],
 )
 def test_bad_requests_are_4xx_problems_naming_the_field(
@@ -329,3 +337,10 @@ def test_a_wrong_method_is_405_with_allow(stack: ExporterStack) -> None:
     assert reply.status_code == 405
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert set(reply.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_a_year_before_1000_stays_a_four_digit_rfc3339_year(stack: ExporterStack) -> None:
+    # Found by schemathesis: strftime("%Y") does not pad year 19, and the view failed.
+    job = stack.submit({"resources": ["issues"], "updated_since": "0019-08-20T03:30:31Z"})
+    done = stack.wait_finished(job["id"])
+    assert {p["since"] for p in done["projects"]} == {"0019-08-20T03:30:31Z"}

@@ -30,6 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Celery
 from celery.signals import (
     after_setup_logger,
@@ -86,6 +87,32 @@ def _refuse_to_start_misconfigured(**_: Any) -> None:
     # Checked when a worker starts, not at import: the API and tests import this module.
     if not settings.token_service_secret:
         raise SystemExit("TOKEN_SERVICE_SECRET is required: workers get their tokens with it")
+
+
+@worker_init.connect
+def _migrate_databases(**_: Any) -> None:
+    """Bring every database destination to the newest schema before taking work; a
+    migration that fails stops the worker, an unreachable database is migrated later, on
+    first use."""
+    from dbsync.databases import DatabaseConfigError, Engines
+    from dbsync.migrate import DestinationUnavailable, MigrationFailed, ensure_schema
+
+    try:
+        engines = Engines(settings.databases())
+    except DatabaseConfigError as exc:
+        raise SystemExit(str(exc)) from None
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        for name in engines.names():
+            try:
+                ensure_schema(engines.engine(name), name, client)
+            except DestinationUnavailable as exc:
+                log.warning("%s; its schema is brought up to date on first use", exc)
+            except MigrationFailed as exc:
+                raise SystemExit(f"{exc}: the worker stops; fix the database and restart") from None
+    finally:
+        engines.dispose()  # no connection crosses the fork into the pool
+        client.close()
 
 
 @after_setup_logger.connect

@@ -14,9 +14,11 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from dbsync.databases import Engines
 from jobs.dispatch import Dispatcher
 from jobs.files import ExportFiles
 from jobs.store import JobStore
+from jobs.watermarks import WatermarkStore
 from revizto.client import ReviztoClient
 from revizto.retry import RetryPolicy
 from token_service.client import TokenServiceProvider
@@ -35,6 +37,8 @@ class WorkerContext:
     settings: WorkerSettings
     redis: redis.Redis
     jobs: JobStore
+    watermarks: WatermarkStore
+    engines: Engines
     files: ExportFiles
     tokens: TokenServiceProvider
     dispatcher: Dispatcher
@@ -95,6 +99,8 @@ def context(settings: WorkerSettings, dispatcher: Dispatcher) -> WorkerContext:
             settings=settings,
             redis=client,
             jobs=JobStore(client),
+            watermarks=WatermarkStore(client),
+            engines=Engines(settings.databases()),
             files=ExportFiles(settings.export_dir),
             tokens=TokenServiceProvider(settings.token_service_url, settings.token_service_secret),
             dispatcher=dispatcher,

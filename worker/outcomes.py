@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from dbsync.migrate import DestinationUnavailable, MigrationFailed
 from revizto.errors import (
     ConfigurationError,
     InvalidResponse,
@@ -57,6 +58,11 @@ def classify(error: Exception, label: str) -> Outcome:
         )
     if isinstance(error, SoftTimeLimitExceeded):
         return Outcome("time_limit", f"{label} exceeded the task time limit")
+    if isinstance(error, DestinationUnavailable):
+        # Only after the retry window: the database stayed unreachable that long.
+        return Outcome("destination_unavailable", f"{label}: {error}")
+    if isinstance(error, MigrationFailed):
+        return Outcome("destination_migration_failed", f"{label}: {error}", stops_job=True)
     if isinstance(error, TransientError):
         # Only after the retry window: Revizto failed for that long without a break.
         return Outcome("retries_exhausted", f"{label}: Revizto kept failing: {error}")

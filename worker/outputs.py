@@ -31,7 +31,7 @@ def open_writer(
     if fmt == "json":
         return JsonArrayWriter(directory, name, temp_suffix=temp_suffix, resume=resume)
     columns: list[tuple[str, Extractor]]
-    if resource == "issues":
+    if resource in ("issues", "deleted_issues"):
         columns = ISSUE_COLUMNS
     elif resource == "comments":
         columns = COMMENT_COLUMNS

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobs.model import ProjectRef
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # How many issues' comments may be fetched ahead of the writer, per worker thread.
 LOOKAHEAD_PER_THREAD = 4
+COMMENT_OVERLAP = timedelta(days=1)
 
 
 @dataclass
@@ -86,6 +88,7 @@ class ProjectExporter:
         output: UnitOutput,
         run: UnitRun,
         *,
+        since: str | None = None,
         comment_concurrency: int,
         checkpoint: IssueCheckpoint | None = None,
     ) -> None:
@@ -96,6 +99,7 @@ class ProjectExporter:
         self.unit_run = run
         self.comment_concurrency = comment_concurrency
         self.checkpoint = checkpoint
+        self.since = since
         self.watermark: str | None = None
 
     def run(self) -> None:
@@ -106,8 +110,17 @@ class ProjectExporter:
             ("stamps", lambda: self.client.iter_stamps(uuid)),
             ("sheets", lambda: self.client.sheets(uuid)),
         ]
+        if self.request.wants("issues"):
+            # Tombstones: the issues deleted since `since` (all of them on a full export),
+            # so a downstream copy learns of deletions too.
+            small.append(
+                (
+                    "deleted_issues",
+                    lambda: self.client.iter_issues(uuid, deleted=True, synchronized=self.since),
+                )
+            )
         for resource, fetch in small:
-            if self.request.wants(resource):
+            if resource == "deleted_issues" or self.request.wants(resource):
                 if not self.output.done(self.output.name(resource, scope_uuid=uuid)):
                     self.output.write_all(resource, fetch(), scope_uuid=uuid)
                 self.unit_run.check()
@@ -170,7 +183,7 @@ class ProjectExporter:
             try:
                 for page in self.client.iter_issue_pages(
                     self.project.uuid,
-                    synchronized=self.request.watermark(),
+                    synchronized=self.since,
                     first_page=position.next_page,
                 ):
                     self.unit_run.check()
@@ -233,11 +246,24 @@ class ProjectExporter:
     def _comments_of(self, issue: dict[str, Any]) -> list[dict[str, Any]]:
         # Revizto's comment does not say which issue it belongs to; the export does.
         link = {"id": issue.get("id"), "uuid": issue.get("uuid")}
-        since = (
-            self.request.updated_since.strftime("%Y-%m-%d") if self.request.updated_since else None
-        )
-        options = {"since": since} if since else {}
-        return [
-            {"issue": link, "comment": comment}
-            for comment in self.client.iter_comments(str(issue["uuid"]), self.project.id, **options)
-        ]
+        options = {"since": comments_since(self.since)} if self.since else {}
+        seen: set[str] = set()
+        records = []
+        for comment in self.client.iter_comments(str(issue["uuid"]), self.project.id, **options):
+            key = str(comment.get("uuid") or comment.get("id") or json.dumps(comment))
+            if key not in seen:  # a comment added while paging must not appear twice
+                seen.add(key)
+                records.append({"issue": link, "comment": comment})
+        return records
+
+
+def comments_since(watermark: str) -> str:
+    """The `date` for Revizto's comments-by-date endpoint in an incremental export.
+
+    The endpoint takes a day, not a moment, and Revizto's clock is not ours: asking from
+    the day before the watermark's day (COMMENT_OVERLAP) never misses a comment made just
+    before the watermark was taken, at the price of repeating up to two days of comments,
+    which consumers de-duplicate by the comment's uuid.
+    """
+    day = datetime.strptime(watermark[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+    return (day - COMMENT_OVERLAP).date().isoformat()

@@ -14,8 +14,12 @@ from typing import Any
 from jobs.files import create_file, make_dir
 from jobs.layout import MANIFEST_NAME, partial_name
 from jobs.manifest import build_manifest
+from jobs.model import FULL_EXPORT, Job
+from jobs.request import ExportRequest
+from jobs.states import UnitState
 from jobs.store import JobNotFound
 from jobs.view import job_view
+from jobs.watermarks import ExportedSpan
 from worker.context import WorkerContext
 from worker.metrics import EXPORT_JOBS
 from worker.webhooks import DELIVERY_LEASE, EVENT_TYPE, new_notification
@@ -35,6 +39,19 @@ def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
     return final
 
 
+def exported_spans(job: Job) -> list[ExportedSpan]:
+    """The issue spans this job's succeeded projects exported, for the watermark store."""
+    spans = []
+    for unit in job.projects:
+        if unit.project is None or unit.state != UnitState.SUCCEEDED or not unit.watermark:
+            continue
+        # A unit from before `since` was recorded read since the request's updated_since.
+        since = unit.since or (None if job.request.get("updated_since") else FULL_EXPORT)
+        if since is not None:
+            spans.append(ExportedSpan(unit.project.uuid, since, unit.watermark))
+    return spans
+
+
 def publish(ctx: WorkerContext, job_id: str) -> None:
     try:
         job = ctx.jobs.get(job_id)
@@ -42,7 +59,10 @@ def publish(ctx: WorkerContext, job_id: str) -> None:
         return  # deleted meanwhile
     if not job.state.finished:
         return  # retried meanwhile: it will be published when it finishes again
-    manifest = build_manifest(job)
+    destination = ExportRequest.model_validate(job.request).watermark_scope
+    # Before the manifest, so that it lists the watermarks the next incremental run uses.
+    ctx.watermarks.advance(destination, exported_spans(job))
+    manifest = build_manifest(job, ctx.watermarks.all(destination))
     write_manifest(ctx.files.job_dir(job_id), manifest)
     notify_url = job.request.get("notify_url")
     now = time.time()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dbsync.databases import databases_from_env
 from jobs.webhook_policy import webhook_secret_from_env
 from token_service.client import DEFAULT_TOKEN_SERVICE_URL
 
@@ -75,6 +76,11 @@ class WorkerSettings:
     retention_interval: float = DEFAULT_RETENTION_INTERVAL
     webhook_secret: str = field(default="", repr=False)
     webhook_retry_base_seconds: float = DEFAULT_WEBHOOK_RETRY_BASE_SECONDS
+    databases_json: str = field(default="", repr=False)  # EXPORT_DATABASES: URLs, secrets
+
+    def databases(self) -> dict[str, str]:
+        """The database destinations (DatabaseConfigError when EXPORT_DATABASES is bad)."""
+        return databases_from_env({"EXPORT_DATABASES": self.databases_json}, self.export_dir)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -89,6 +95,7 @@ class WorkerSettings:
             export_dir=Path(env.get("EXPORT_DIR", DEFAULT_EXPORT_DIR)),
             token_service_url=env.get("TOKEN_SERVICE_URL", DEFAULT_TOKEN_SERVICE_URL),
             token_service_secret=env.get("TOKEN_SERVICE_SECRET", ""),
+            databases_json=env.get("EXPORT_DATABASES", ""),
             base_url_override=env.get("REVIZTO_BASE_URL") or None,
             metrics_bind=env.get("WORKER_METRICS_BIND", DEFAULT_METRICS_BIND),
             comment_concurrency=_int(

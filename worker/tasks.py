@@ -20,12 +20,22 @@ from typing import Any
 import redis
 from celery import Task
 
-from jobs.model import ACCOUNT_UNIT, JobError, ProjectRef, project_unit
+from jobs.model import (
+    ACCOUNT_UNIT,
+    FULL_EXPORT,
+    FileEntry,
+    JobError,
+    ProjectRef,
+    Unit,
+    project_unit,
+)
 from jobs.request import ExportRequest
 from jobs.states import JobState, UnitState
+from jobs.store import Write
 from worker.account_export import export_account
 from worker.celery_app import app, dispatcher, settings
 from worker.context import WorkerContext, context
+from worker.database_load import load_unit
 from worker.metrics import WEBHOOK_DELIVERIES
 from worker.outcomes import classify
 from worker.plan import build_plan
@@ -71,6 +81,8 @@ def plan_export(self: Task, job_id: str) -> None:
             committed=ctx.jobs.get(job_id).files,
         )
         export_account(client, request, plan, output)
+        if request.database is not None:
+            load_unit(ctx, run, request.database, unit_files(ctx, job_id, ACCOUNT_UNIT))
 
     run_unit(ctx, job_id, ACCOUNT_UNIT, "the account part", plan_and_export_account)
 
@@ -92,24 +104,56 @@ def export_project(self: Task, job_id: str, project: dict[str, Any]) -> None:
             project_uuid=ref.uuid,
         )
         started = time.monotonic()
+        unit_state = job.unit(unit)
+        since = decided_since(ctx, request, unit_state, ref)
         exporter = ProjectExporter(
             ctx.client_for(run),
             request,
             ref,
             output,
             run,
+            since=None if since == FULL_EXPORT else since,
             comment_concurrency=settings.comment_concurrency,
             checkpoint=IssueCheckpoint.from_text(ctx.jobs.checkpoint(job_id, unit)),
         )
+        if unit_state is None or unit_state.since is None:
+            run.write([Write.unit("since", since)])
         exporter.run()
+        if request.database is not None:
+            load_unit(ctx, run, request.database, unit_files(ctx, job_id, unit))
         log.info(
-            "project exported job=%s project=%s seconds=%.1f",
+            "project exported job=%s project=%s since=%s seconds=%.1f",
             job_id,
             ref.uuid,
+            since,
             time.monotonic() - started,
         )
 
     run_unit(ctx, job_id, unit, f"project {ref.title!r} ({ref.uuid})", export)
+
+
+def unit_files(ctx: WorkerContext, job_id: str, unit: str) -> list[FileEntry]:
+    """The files `unit` has committed (all of them, also those of an earlier attempt)."""
+    return [entry for entry in ctx.jobs.get(job_id).files if entry.unit == unit]
+
+
+def decided_since(
+    ctx: WorkerContext, request: ExportRequest, unit: Unit | None, ref: ProjectRef
+) -> str:
+    """What this project's issues are read since: FULL_EXPORT or a Revizto watermark.
+
+    Decided once per unit and kept for its resumes and retries, so that every part of one
+    project's export covers the same span. An explicit `updated_since` wins; then, in
+    incremental mode, the watermark of the project's last successful export to the same
+    destination; a project without one is exported in full.
+    """
+    if unit is not None and unit.since is not None:
+        return unit.since
+    if request.updated_since is not None:
+        return request.watermark() or FULL_EXPORT
+    if request.mode == "incremental":
+        return ctx.watermarks.get(request.watermark_scope, ref.uuid) or FULL_EXPORT
+    return FULL_EXPORT
 
 
 def dispatch_pending_projects(ctx: WorkerContext, job_id: str) -> None:

@@ -175,15 +175,15 @@ class UnitRun:
                 return
             time.sleep(min(SLEEP_SLICE_SECONDS, left))
 
-    def retrying(self, event: RetryEvent) -> None:
+    def retrying(self, event: RetryEvent, code: str = "revizto_unavailable") -> None:
         """RetryPolicy's `on_retry`: show the operator that this unit waits, why and until
-        when (state `retrying`, last_error, next_attempt_at)."""
+        when (state `retrying`, last_error with `code`, next_attempt_at)."""
         error = event.error
         message = f"{event.what}: {error}" if error is not None else event.what
         writes = [
             Write.unit("state", UnitState.RETRYING.value),
             Write.increment("retries"),
-            Write.unit("error", JobError("revizto_unavailable", message[:500]).to_json_text()),
+            Write.unit("error", JobError(code, message[:500]).to_json_text()),
             Write.unit("next_attempt_at", repr(time.time() + event.wait)),
         ]
         with self._lock:
