@@ -45,7 +45,7 @@ def parse_databases(raw: str | None) -> dict[str, str]:
             raise DatabaseConfigError(f"EXPORT_DATABASES: the URL of {name!r} must be a string")
         try:
             make_url(url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             raise DatabaseConfigError(
                 f"EXPORT_DATABASES: the URL of {name!r} is not a SQLAlchemy URL"
             ) from None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, String, Table
 
 from dbsync.resources import ORDER, TARGETS
 from dbsync.rows import Row, RowBuilder
@@ -70,6 +70,7 @@ class DatabaseLoader:
         # One key once per statement (PostgreSQL refuses to touch a row twice in one).
         keys = [column.name for column in table.primary_key.columns]
         unique = list({tuple(row[k] for k in keys): row for row in rows}.values())
+        _fit_lengths(table, unique)
 
         def write() -> None:
             with self.engine.begin() as connection:
@@ -77,3 +78,18 @@ class DatabaseLoader:
 
         self.retry(write)
         return len(unique)
+
+
+def _fit_lengths(table: Table, rows: list[Row]) -> None:
+    """Cut typed text to its column's length (`raw` keeps the whole value): a long value
+    must not fail a batch."""
+    limits = {
+        column.name: column.type.length
+        for column in table.columns
+        if isinstance(column.type, String) and column.type.length
+    }
+    for row in rows:
+        for name, limit in limits.items():
+            value = row.get(name)
+            if isinstance(value, str) and len(value) > limit:
+                row[name] = value[:limit]

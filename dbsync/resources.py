@@ -13,7 +13,16 @@ from typing import Any
 from sqlalchemy import Table
 
 from dbsync import schema
-from dbsync.rows import Row, RowBuilder, boolean, integer, text, timestamp, unwrap
+from dbsync.rows import (
+    Row,
+    RowBuilder,
+    Unexpected,
+    boolean,
+    integer,
+    text,
+    timestamp,
+    unwrap,
+)
 
 
 @dataclass(frozen=True)
@@ -101,12 +110,25 @@ def _issue(deleted: bool) -> Callable[[RowBuilder, dict[str, Any], str | None], 
                     "priority": (text, r.get("priority")),
                     "created": (timestamp, r.get("created")),
                     "updated": (timestamp, r.get("updated")),
-                    "deleted_at": (timestamp, deleted_at),
+                    "deleted_at": (_deletion_time(b) if deleted else timestamp, deleted_at),
                 },
             ),
         }
 
     return to_row
+
+
+def _deletion_time(b: RowBuilder) -> Callable[[Any], Any]:
+    """A tombstone's `deleted_at`: Revizto's time, or, when that cannot be read, the export's
+    (a deleted issue must never look live)."""
+
+    def convert(value: Any) -> Any:
+        try:
+            return timestamp(value) or b.exported_at
+        except Unexpected:
+            return b.exported_at
+
+    return convert
 
 
 def _comment(b: RowBuilder, r: dict[str, Any], scope: str | None) -> Row:

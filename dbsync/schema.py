@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 RAW = JSON().with_variant(JSONB(), "postgresql")
 UUID_LENGTH = 36
 VIEW = "revizto_issues_view"
+VERSION_TABLE = "revizto_alembic_version"  # Alembic's record of the applied migrations
 
 metadata = MetaData()
 

@@ -178,13 +178,20 @@ class ExportRequest(BaseModel):
             return None
         return format_watermark(self.updated_since)
 
-    @property
-    def watermark_scope(self) -> str:
+    def watermark_scope(self, owner: str) -> str:
         """Which copy the watermarks belong to: an incremental export continues the last
-        successful export to the same destination."""
+        successful export to the same destination. A database is one copy for every
+        caller; files are each caller's own (jobs belong to their API key)."""
         if isinstance(self.destination, DatabaseDestination):
             return f"database:{self.destination.name}"
-        return FILES_DESTINATION
+        return f"{FILES_DESTINATION}:{owner}"
+
+    @property
+    def moves_watermarks(self) -> bool:
+        """Whether a successful export leaves its copy complete up to its watermarks: it
+        took the changed issues, their comments and the tombstones. One that took fewer
+        resources must not let the next incremental run skip what it left out."""
+        return self.wants("issues") and self.wants("comments")
 
     @property
     def database(self) -> str | None:

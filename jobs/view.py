@@ -212,10 +212,10 @@ def job_view(job: Job, now: float | None = None, *, notifications: bool = True) 
 
 
 def watermarks(job: Job) -> dict[str, str]:
-    """Each project's watermark (RFC 3339) to pass as `updated_since` next time."""
+    """Each succeeded project's watermark (RFC 3339) to pass as `updated_since` next time."""
     marks = {}
     for unit in job.projects:
-        if unit.project is not None and unit.watermark:
+        if unit.project is not None and unit.watermark and unit.state == UnitState.SUCCEEDED:
             converted = revizto_to_rfc3339(unit.watermark)
             if converted is not None:
                 marks[unit.project.uuid] = converted

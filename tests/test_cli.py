@@ -168,11 +168,13 @@ def test_help_works_unconfigured_and_a_missing_url_is_named() -> None:
 
 def test_an_incremental_sync_into_the_embedded_database(stack: ExporterStack) -> None:
     command = ("--json", "export", "--mode", "incremental", "--destination", "local")
-    first = cli(stack, *command, "--resource", "issues", "--wait")
+    # issues and comments both: only such a sync moves the kept watermarks
+    both = ("--resource", "issues", "--resource", "comments")
+    first = cli(stack, *command, *both, "--wait")
     assert first.returncode == 0, first.stderr
     job = as_json(first)
     assert job["request"]["destination"] == {"type": "database", "name": "local"}
-    again = as_json(cli(stack, *command, "--resource", "issues", "--wait"))
+    again = as_json(cli(stack, *command, *both, "--wait"))
     assert all(p["since"] for p in again["projects"]), again["projects"]
     unknown = cli(stack, "export", "--destination", "nope")
     assert unknown.returncode == 2

@@ -84,3 +84,9 @@ def test_a_comment_row_names_its_issue() -> None:
         7,
     )
     assert row["author_email"] == "alex.morgan@example.com"
+
+
+def test_a_tombstone_without_a_readable_time_is_still_deleted() -> None:
+    record = issue(deletedAt={"value": "yesterday", "timestamp": "x"}, updated=None)
+    row = TARGETS["deleted_issues"].to_row(BUILDER, record, PROJECT)
+    assert row["deleted_at"] == BUILDER.exported_at

@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from dbsync import schema
+from dbsync.migrate import ensure_schema, unavailable
+from dbsync.resources import TARGETS
+from dbsync.rows import RowBuilder
+from dbsync.upsert import upsert
 from tests.support.databases import fresh_database
 from tests.support.exporter import ExporterStack, StartStack, exported_projects
 from tests.support.ports import free_port
@@ -172,8 +179,8 @@ def test_workers_starting_together_migrate_a_new_database_once(
         sync(stack)
         engine = create_engine(url)
         try:
-            assert scalar(engine, "SELECT COUNT(*) FROM alembic_version") == 1
-            assert scalar(engine, "SELECT version_num FROM alembic_version") == "0001"
+            assert scalar(engine, "SELECT COUNT(*) FROM revizto_alembic_version") == 1
+            assert scalar(engine, "SELECT version_num FROM revizto_alembic_version") == "0001"
         finally:
             engine.dispose()
         assert all(w.process.alive() for w in stack.workers)
@@ -205,3 +212,65 @@ def test_a_worker_killed_while_loading_leaves_every_row_once_after_the_redo(
             assert scalar(engine, "SELECT COUNT(DISTINCT uuid) FROM revizto_issues_view") == 4000
         finally:
             engine.dispose()
+
+
+def test_an_older_copy_of_an_issue_never_overwrites_a_newer_one(
+    database_url: str, redis_url: str
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        ensure_schema(engine, "reporting", redis.Redis.from_url(redis_url))
+        builder = RowBuilder("a" * 32, datetime(2026, 12, 1))
+        project = "2e09e63a-7a8a-4eee-b193-56a3175d2b12"
+
+        def load(resource: str, updated: str, title: str, deleted_at: str | None = None) -> None:
+            record = {
+                "id": 7,
+                "uuid": "0b6f3f8e-2f7a-4a8e-9c39-1b2d3e4f5a6b",
+                "title": {"value": title, "timestamp": updated},
+                "updated": updated,
+                "deletedAt": {"value": deleted_at, "timestamp": updated},
+            }
+            row = TARGETS[resource].to_row(builder, record, project)
+            with engine.begin() as connection:
+                upsert(connection, TARGETS[resource].table, [row])
+
+        def stored() -> tuple[Any, ...]:
+            with engine.connect() as connection:
+                return tuple(
+                    connection.execute(text("SELECT title, deleted_at FROM revizto_issues")).one()
+                )
+
+        load("issues", "2026-11-30 10:00:00", "new title")
+        load("issues", "2026-11-29 10:00:00", "old title")  # a retried, older job
+        assert stored() == ("new title", None)
+        load("deleted_issues", "2026-11-30 12:00:00", "new title", "2026-11-30 12:00:00")
+        assert stored()[1] is not None
+        load("issues", "2026-11-30 10:00:00", "new title")  # an older live copy
+        assert stored()[1] is not None  # still deleted
+    finally:
+        engine.dispose()
+
+
+def test_only_unreachable_or_refused_logins_count_as_unavailable(tmp_path: Path) -> None:
+    def error_of(url: str, sql: str = "SELECT 1") -> DBAPIError:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(sql))
+        except DBAPIError as exc:
+            return exc
+        finally:
+            engine.dispose()
+        raise AssertionError(f"{sql} succeeded")
+
+    port = free_port()
+    assert unavailable(error_of(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test"))
+    assert unavailable(error_of(f"mysql+pymysql://root@127.0.0.1:{port}/test"))
+    with fresh_database("mariadb", tmp_path) as url:
+        wrong_password = make_url(url).set(password="wrong")
+        assert unavailable(error_of(wrong_password.render_as_string(hide_password=False)))
+        assert not unavailable(error_of(url, "SELECT * FROM no_such_table"))
+    with fresh_database("postgresql", tmp_path) as url:
+        assert not unavailable(error_of(url, "SELECT * FROM no_such_table"))
+    assert not unavailable(error_of(f"sqlite:///{tmp_path / 'x.db'}", "SELECT * FROM nope"))

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.support.exporter import ExporterStack, StartStack, exported_projects, ndjson
 from tests.support.sandbox import SandboxFactory
+from tests.support.waiting import wait_until
 
 RESOURCES = ["issues", "comments"]
 
@@ -73,17 +74,54 @@ def test_an_explicit_updated_since_wins_and_does_not_move_the_kept_watermark_pas
     sandbox = sandbox_factory(projects=1, issues_per_project=30)
     stack = exporter_factory(sandbox, workers=1)
     (project,) = exported_projects(sandbox)
-    initial = run(stack, {"resources": ["issues"]})
+    initial = run(stack, {"resources": RESOURCES})
     kept = json.loads(stack.download(initial["id"], "manifest.json"))["watermarks"]
     sandbox.touch_issues(project["uuid"], [7])  # changed after the kept watermark
     touched_later = sandbox.touch_issues(project["uuid"], [8])
 
     explicit = run(
         stack,
-        {"resources": ["issues"], "updated_since": touched_later.replace(" ", "T") + "Z"},
+        {"resources": RESOURCES, "updated_since": touched_later.replace(" ", "T") + "Z"},
     )
     assert explicit["projects"][0]["since"] == touched_later.replace(" ", "T") + "Z"
     # The next incremental export still starts from the kept watermark: 7 is not lost
-    incremental = run(stack, {"mode": "incremental", "resources": ["issues"]})
+    incremental = run(stack, {"mode": "incremental", "resources": RESOURCES})
     assert incremental["projects"][0]["since"] == kept[project["uuid"]]
     assert {7, 8} <= {i["id"] for i in project_file(stack, incremental, "issues", project["uuid"])}
+
+
+def test_watermarks_belong_to_one_caller_and_move_only_with_issues_and_comments(
+    sandbox_factory: SandboxFactory, exporter_factory: StartStack
+) -> None:
+    sandbox = sandbox_factory(projects=1, issues_per_project=20)
+    stack = exporter_factory(sandbox, workers=1)
+    first = run(stack, {"mode": "incremental", "resources": RESOURCES})
+    kept = json.loads(stack.download(first["id"], "manifest.json"))["watermarks"]
+    # Issues alone leave comments behind: the kept watermark stays where it was
+    sandbox.touch_issues(exported_projects(sandbox)[0]["uuid"], [3])
+    run(stack, {"mode": "incremental", "resources": ["issues"]})
+    again = run(stack, {"mode": "incremental", "resources": RESOURCES})
+    assert {p["project_uuid"]: p["since"] for p in again["projects"]} == kept
+    # Another API key's files are its own copy: its first incremental export is full
+    other = stack.call(
+        "POST",
+        "/v1/exports",
+        json={"mode": "incremental", "resources": RESOURCES},
+        headers={"Authorization": f"Bearer {stack.other_key}"},
+    ).json()
+    done = wait_until(
+        lambda: (
+            (
+                job := stack.call(
+                    "GET",
+                    f"/v1/exports/{other['id']}",
+                    headers={"Authorization": f"Bearer {stack.other_key}"},
+                ).json()
+            )["finished_at"]
+            and job
+        ),
+        timeout=60,
+        what="the other key's job finished",
+    )
+    assert done["state"] == "succeeded", done["error"]
+    assert [p["since"] for p in done["projects"]] == [None]

@@ -15,7 +15,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_de
 from tenacity.wait import wait_exponential
 
 from dbsync.loader import DatabaseLoader, ExportedFile
-from dbsync.migrate import DestinationUnavailable, ensure_schema, unavailable
+from dbsync.migrate import DestinationRefused, DestinationUnavailable, ensure_schema, unavailable
 from dbsync.rows import RowBuilder
 from jobs.layout import file_scope
 from jobs.model import FileEntry
@@ -92,6 +92,7 @@ def _retrying(
         except DBAPIError as exc:
             if unavailable(exc):
                 raise DestinationUnavailable(database, exc) from exc
-            raise
+            # Never the exception's own text: SQLAlchemy's holds the statement and its data.
+            raise DestinationRefused(database, exc) from None
 
     return retry

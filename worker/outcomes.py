@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from dbsync.migrate import DestinationUnavailable, MigrationFailed
+from dbsync.migrate import DestinationRefused, DestinationUnavailable, MigrationFailed
 from revizto.errors import (
     ConfigurationError,
     InvalidResponse,
@@ -61,6 +61,8 @@ def classify(error: Exception, label: str) -> Outcome:
     if isinstance(error, DestinationUnavailable):
         # Only after the retry window: the database stayed unreachable that long.
         return Outcome("destination_unavailable", f"{label}: {error}")
+    if isinstance(error, DestinationRefused):
+        return Outcome("destination_error", f"{label}: {error}")
     if isinstance(error, MigrationFailed):
         return Outcome("destination_migration_failed", f"{label}: {error}", stops_job=True)
     if isinstance(error, TransientError):

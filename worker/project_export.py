@@ -110,17 +110,8 @@ class ProjectExporter:
             ("stamps", lambda: self.client.iter_stamps(uuid)),
             ("sheets", lambda: self.client.sheets(uuid)),
         ]
-        if self.request.wants("issues"):
-            # Tombstones: the issues deleted since `since` (all of them on a full export),
-            # so a downstream copy learns of deletions too.
-            small.append(
-                (
-                    "deleted_issues",
-                    lambda: self.client.iter_issues(uuid, deleted=True, synchronized=self.since),
-                )
-            )
         for resource, fetch in small:
-            if resource == "deleted_issues" or self.request.wants(resource):
+            if self.request.wants(resource):
                 if not self.output.done(self.output.name(resource, scope_uuid=uuid)):
                     self.output.write_all(resource, fetch(), scope_uuid=uuid)
                 self.unit_run.check()
@@ -129,6 +120,17 @@ class ProjectExporter:
             self.output.done(self.output.name(r, scope_uuid=uuid)) for r in wanted
         ):
             self._issues_and_comments(wanted)
+        # Tombstones: the issues deleted since `since` (all of them on a full export), so a
+        # downstream copy learns of deletions too. Read after the issue walk, whose first
+        # page took the new watermark: every deletion before that watermark is in this run
+        # (one after it may come again next time, which is harmless).
+        deleted = self.output.name("deleted_issues", scope_uuid=uuid)
+        if self.request.wants("issues") and not self.output.done(deleted):
+            self.output.write_all(
+                "deleted_issues",
+                self.client.iter_issues(uuid, deleted=True, synchronized=self.since),
+                scope_uuid=uuid,
+            )
 
     # -- issues and comments ---------------------------------------------------------------------
 

@@ -59,10 +59,12 @@ def publish(ctx: WorkerContext, job_id: str) -> None:
         return  # deleted meanwhile
     if not job.state.finished:
         return  # retried meanwhile: it will be published when it finishes again
-    destination = ExportRequest.model_validate(job.request).watermark_scope
+    request = ExportRequest.model_validate(job.request)
+    scope = request.watermark_scope(job.owner)
     # Before the manifest, so that it lists the watermarks the next incremental run uses.
-    ctx.watermarks.advance(destination, exported_spans(job))
-    manifest = build_manifest(job, ctx.watermarks.all(destination))
+    if request.moves_watermarks:
+        ctx.watermarks.advance(scope, exported_spans(job))
+    manifest = build_manifest(job, ctx.watermarks.all(scope))
     write_manifest(ctx.files.job_dir(job_id), manifest)
     notify_url = job.request.get("notify_url")
     now = time.time()

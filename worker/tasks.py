@@ -105,7 +105,7 @@ def export_project(self: Task, job_id: str, project: dict[str, Any]) -> None:
         )
         started = time.monotonic()
         unit_state = job.unit(unit)
-        since = decided_since(ctx, request, unit_state, ref)
+        since = decided_since(ctx, request, job.owner, unit_state, ref)
         exporter = ProjectExporter(
             ctx.client_for(run),
             request,
@@ -138,7 +138,7 @@ def unit_files(ctx: WorkerContext, job_id: str, unit: str) -> list[FileEntry]:
 
 
 def decided_since(
-    ctx: WorkerContext, request: ExportRequest, unit: Unit | None, ref: ProjectRef
+    ctx: WorkerContext, request: ExportRequest, owner: str, unit: Unit | None, ref: ProjectRef
 ) -> str:
     """What this project's issues are read since: FULL_EXPORT or a Revizto watermark.
 
@@ -152,7 +152,7 @@ def decided_since(
     if request.updated_since is not None:
         return request.watermark() or FULL_EXPORT
     if request.mode == "incremental":
-        return ctx.watermarks.get(request.watermark_scope, ref.uuid) or FULL_EXPORT
+        return ctx.watermarks.get(request.watermark_scope(owner), ref.uuid) or FULL_EXPORT
     return FULL_EXPORT
 
 
