@@ -65,6 +65,9 @@ class Engines:
         return sorted(self.databases)
 
     def engine(self, name: str) -> Engine:
+        if name not in self.databases:
+            # The API and this worker were given different EXPORT_DATABASES.
+            raise DatabaseConfigError(f"no database {name!r} in this worker's EXPORT_DATABASES")
         with self._lock:
             engine = self._engines.get(name)
             if engine is None:

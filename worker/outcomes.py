@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from dbsync.databases import DatabaseConfigError
 from dbsync.migrate import DestinationRefused, DestinationUnavailable, MigrationFailed
 from revizto.errors import (
     ConfigurationError,
@@ -61,7 +62,7 @@ def classify(error: Exception, label: str) -> Outcome:
     if isinstance(error, DestinationUnavailable):
         # Only after the retry window: the database stayed unreachable that long.
         return Outcome("destination_unavailable", f"{label}: {error}")
-    if isinstance(error, DestinationRefused):
+    if isinstance(error, DestinationRefused | DatabaseConfigError):
         return Outcome("destination_error", f"{label}: {error}")
     if isinstance(error, MigrationFailed):
         return Outcome("destination_migration_failed", f"{label}: {error}", stops_job=True)
