@@ -77,14 +77,7 @@ def _issues_path(project: dict[str, Any], suffix: str = "filter") -> str:
 def _comments(
     sandbox: SandboxProcess, token: str, issue_uuid: str, project_id: Any, **params: Any
 ) -> dict[str, Any]:
-    reply = sandbox.get(
-        f"/v5/issue/{issue_uuid}/comments/date",
-        token,
-        **{"projectId": project_id, "date": "2000-01-01", **params},
-    )
-    assert reply.status_code == 200
-    body: dict[str, Any] = reply.json()
-    return body
+    return sandbox.comments_reply(token, issue_uuid, project_id, **params)
 
 
 # --- paging -------------------------------------------------------------------------------------

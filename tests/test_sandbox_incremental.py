@@ -62,15 +62,8 @@ def _every_issue(
 def _comments(
     sandbox: SandboxProcess, token: str, project: dict[str, Any], issue_uuid: str, **params: Any
 ) -> dict[str, Any]:
-    """The whole comments envelope, so tests can see a refusal too."""
-    reply = sandbox.get(
-        f"/v5/issue/{issue_uuid}/comments/date",
-        token,
-        **{"projectId": project["id"], "date": "2000-01-01", "limit": 1000, **params},
-    )
-    assert reply.status_code == 200
-    body: dict[str, Any] = reply.json()
-    return body
+    """Every comment on one page (limit 1000), as the whole envelope."""
+    return sandbox.comments_reply(token, issue_uuid, project["id"], **{"limit": 1000, **params})
 
 
 def _one_second_after(stamp: str) -> str:

@@ -118,6 +118,20 @@ class SandboxProcess:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         return requests.get(self.url(path), params=params, headers=headers, timeout=timeout)
 
+    def comments_reply(
+        self, token: str, issue_uuid: str, project_id: Any, **params: Any
+    ) -> dict[str, Any]:
+        """The whole envelope of an issue's comments-by-date (all dates unless `date` is
+        given), so that a test can see a refusal too."""
+        reply = self.get(
+            f"/v5/issue/{issue_uuid}/comments/date",
+            token,
+            **{"projectId": project_id, "date": "2000-01-01", **params},
+        )
+        assert reply.status_code == 200
+        body: dict[str, Any] = reply.json()
+        return body
+
     def data(self, path: str, token: str, **params: Any) -> Any:
         """The `data` of a successful envelope; fails the test on anything else."""
         reply = self.get(path, token, **params)
