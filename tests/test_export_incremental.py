@@ -4,8 +4,10 @@ issues arrive as tombstones, and an issue's new comments come with it."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
+from jobs.timestamps import parse_rfc3339
 from tests.support.exporter import ExporterStack, StartStack, exported_projects, ndjson
 from tests.support.sandbox import SandboxFactory
 from tests.support.waiting import wait_until
@@ -76,14 +78,14 @@ def test_an_explicit_updated_since_wins_and_does_not_move_the_kept_watermark_pas
     (project,) = exported_projects(sandbox)
     initial = run(stack, {"resources": RESOURCES})
     kept = json.loads(stack.download(initial["id"], "manifest.json"))["watermarks"]
-    sandbox.touch_issues(project["uuid"], [7])  # changed after the kept watermark
-    touched_later = sandbox.touch_issues(project["uuid"], [8])
+    sandbox.touch_issues(project["uuid"], [7, 8])  # at or after the kept watermark
+    # An explicit moment a second past the kept watermark: a gap the kept one must not skip
+    # (the same second would be no gap, and the watermark would rightly move).
+    later = parse_rfc3339(kept[project["uuid"]]) + 1
+    after_gap = datetime.fromtimestamp(later, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    explicit = run(
-        stack,
-        {"resources": RESOURCES, "updated_since": touched_later.replace(" ", "T") + "Z"},
-    )
-    assert explicit["projects"][0]["since"] == touched_later.replace(" ", "T") + "Z"
+    explicit = run(stack, {"resources": RESOURCES, "updated_since": after_gap})
+    assert explicit["projects"][0]["since"] == after_gap
     # The next incremental export still starts from the kept watermark: 7 is not lost
     incremental = run(stack, {"mode": "incremental", "resources": RESOURCES})
     assert incremental["projects"][0]["since"] == kept[project["uuid"]]
