@@ -44,7 +44,10 @@ class LicenseEntry(BaseModel):
     uuid: str | None
     name: str | None
     exportable: bool
-    reason: str | None = Field(description="why it cannot be exported (frozen, no_api_access)")
+    reason: str | None = Field(
+        description="why it cannot be exported: frozen, no_api_access, or insufficient_role "
+        "(the credential's user is not its licence administrator)"
+    )
     projects: list[ProjectEntry]
 
 

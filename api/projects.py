@@ -12,8 +12,9 @@ from api.auth import protect
 from api.models import LicenseEntry, ProjectEntry, ProjectsView, dump
 from api.settings import ApiSettings
 from api.upstream import revizto_client
-from jobs.eligibility import license_unavailable_reason
+from jobs.eligibility import INSUFFICIENT_ROLE, license_unavailable_reason
 from revizto.client import ReviztoClient
+from revizto.errors import AccessDenied
 
 bp = protect(Blueprint("projects", __name__, url_prefix="/v1"))
 
@@ -26,16 +27,22 @@ def catalogue(client: ReviztoClient) -> ProjectsView:
         reason = license_unavailable_reason(license_)
         projects = []
         if reason is None:
-            projects = [
-                ProjectEntry(
-                    uuid=_text(p.get("uuid")),
-                    id=p["id"] if isinstance(p.get("id"), int) else None,
-                    title=_text(p.get("title")),
-                    archived=bool(p.get("archived")),
-                    frozen=bool(p.get("frozen")),
-                )
-                for p in client.license_projects(str(license_["uuid"]))
-            ]
+            try:
+                listed = client.license_projects(str(license_["uuid"]))
+            except AccessDenied:
+                # The same reason an export would skip it with (worker/plan.py).
+                reason = INSUFFICIENT_ROLE
+            else:
+                projects = [
+                    ProjectEntry(
+                        uuid=_text(p.get("uuid")),
+                        id=p["id"] if isinstance(p.get("id"), int) else None,
+                        title=_text(p.get("title")),
+                        archived=bool(p.get("archived")),
+                        frozen=bool(p.get("frozen")),
+                    )
+                    for p in listed
+                ]
         licenses.append(
             LicenseEntry(
                 uuid=_text(license_.get("uuid")),

@@ -48,7 +48,7 @@ def build_manifest(job: Job, carried: Mapping[str, str] | None = None) -> dict[s
             }
             for p in view["projects"]
         ],
-        "skipped": job.skipped,
+        "skipped": view["skipped"],
         # Pass a project's value as `updated_since` next time for an incremental export.
         "watermarks": {**_converted(carried or {}), **watermarks(job)},
     }

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobs.eligibility import skip_entry
 from jobs.states import JobState, UnitState
 
 ACCOUNT_UNIT = "account"
@@ -134,10 +135,30 @@ class Unit:
     # its resumes: FULL_EXPORT, or a Revizto watermark; None until decided.
     since: str | None = None
     project: ProjectRef | None = None
+    # Why a unit that started was skipped (`access_denied`: Revizto refused the project
+    # mid-export), and Revizto's refusal; the plan's reasons are on `project`.
+    refusal_reason: str | None = None
+    refusal_detail: str | None = None
 
     @property
     def skip_reason(self) -> str | None:
-        return self.project.skip_reason if self.project else None
+        if self.project is not None and self.project.skip_reason is not None:
+            return self.project.skip_reason
+        return self.refusal_reason if self.state == UnitState.SKIPPED else None
+
+    def refusal_skip(self) -> dict[str, Any] | None:
+        """The `skipped` entry of a project skipped while it ran, or None."""
+        project = self.project
+        if project is None or self.state != UnitState.SKIPPED or self.refusal_reason is None:
+            return None
+        return skip_entry(
+            "project",
+            project.uuid,
+            project.title,
+            self.refusal_reason,
+            license_uuid=project.license_uuid,
+            detail=self.refusal_detail,
+        )
 
     def fraction_done(self) -> float:
         """How much of this unit is done, from 0 to 1, as well as Revizto's counts tell."""
@@ -171,6 +192,8 @@ class Unit:
             watermark=fields.get("watermark") or None,
             since=fields.get("since") or None,
             project=project,
+            refusal_reason=fields.get("skip_reason") or None,
+            refusal_detail=fields.get("skip_detail") or None,
         )
 
 
@@ -228,7 +251,7 @@ class Job:
     account: Unit
     projects: list[Unit]  # planned order; skipped projects included
     files: list[FileEntry]
-    skipped: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]  # the plan's skips, then projects refused while running
     notifications: list[Notification]
     planned: bool
     runs: int  # 1, plus one per `:retry`
@@ -315,6 +338,9 @@ class Job:
         account = Unit.from_fields(
             ACCOUNT_UNIT, per_unit.get(ACCOUNT_UNIT, {}), unit_records.get(ACCOUNT_UNIT, {}), None
         )
+        # What the plan skipped, then the projects Revizto refused while they ran.
+        skipped: list[dict[str, Any]] = json.loads(job.get("skipped") or "[]")
+        skipped += [entry for unit in projects if (entry := unit.refusal_skip()) is not None]
         return cls(
             id=job["id"],
             state=JobState(job["state"]),
@@ -329,7 +355,7 @@ class Job:
                 (FileEntry.from_json(json.loads(v)) for v in files.values()),
                 key=lambda f: f.name,
             ),
-            skipped=json.loads(job.get("skipped") or "[]"),
+            skipped=skipped,
             notifications=sorted(
                 (
                     Notification.from_json(json.loads(v))

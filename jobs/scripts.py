@@ -136,10 +136,11 @@ end
 return 1
 """)
 
-# ARGV: job id, unit, owner, new state, now, error JSON ('' = none). The owner's unit
-# reaches a final state; returns {1, units still pending} or {0, why}.
+# ARGV: job id, unit, owner, new state, now, error JSON ('' = none), then (field, value)
+# pairs of the unit to set with it (a skipped unit's reason). The owner's unit reaches a
+# final state; returns {1, units still pending} or {0, why}.
 UNIT_FINISH = _script("""
-local job_id, unit, owner, new_state, now, err = unpack(ARGV)
+local job_id, unit, owner, new_state, now, err = unpack(ARGV, 1, 6)
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'running' then return {0, 'job_' .. (state or 'gone')} end
 if redis.call('HGET', KEYS[2], uf(unit, 'owner')) ~= owner then return {0, 'superseded'} end
@@ -148,6 +149,7 @@ redis.call('HSET', KEYS[2], uf(unit, 'state'), new_state, uf(unit, 'finished_at'
 redis.call('HDEL', KEYS[2], uf(unit, 'owner'), uf(unit, 'next_attempt_at'))
 if err ~= '' then redis.call('HSET', KEYS[2], uf(unit, 'error'), err)
 else redis.call('HDEL', KEYS[2], uf(unit, 'error')) end
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[2], uf(unit, ARGV[i]), ARGV[i + 1]) end
 redis.call('ZREM', '@HEARTBEATS@', job_id .. ' ' .. unit)
 return {1, redis.call('HINCRBY', KEYS[1], 'pending', -1)}
 """)

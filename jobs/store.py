@@ -6,7 +6,8 @@ Keys (all under `rxp:`):
                                 error, pending (units not final), planned, projects, skipped
   job:{id}:units          hash  "<unit>|<field>": state, attempts, requeues, retries, error,
                                 owner, started_at, finished_at, next_attempt_at, checkpoint,
-                                issues_total, issues_seen, watermark, dispatched_at
+                                issues_total, issues_seen, watermark, dispatched_at,
+                                skip_reason, skip_detail (a project Revizto refused)
   job:{id}:records        hash  "<unit>|<resource>[|scope]" -> records written (set, never
                                 added, so a redelivered unit never double counts)
   job:{id}:files          hash  file name -> FileEntry JSON
@@ -246,14 +247,16 @@ class JobStore:
         state: UnitState,
         error: JobError | None = None,
         now: float | None = None,
+        fields: Mapping[str, str] | None = None,
     ) -> int | None:
-        """The unit reaches a final state; the units still pending, or None if the caller no
-        longer owned it (the job stopped, or another worker took over)."""
+        """The unit reaches a final state, setting `fields` of it in the same step; the
+        units still pending, or None if the caller no longer owned it (the job stopped, or
+        another worker took over)."""
         now = time.time() if now is None else now
-        done, left = self._unit_finish(
-            keys=self._keys(job_id, "units"),
-            args=[job_id, unit, owner, state.value, repr(now), _error_json(error)],
-        )
+        args = [job_id, unit, owner, state.value, repr(now), _error_json(error)]
+        for name, value in (fields or {}).items():
+            args += [name, value]
+        done, left = self._unit_finish(keys=self._keys(job_id, "units"), args=args)
         return int(left) if int(done) else None
 
     def plan(

@@ -42,11 +42,25 @@ class ProjectView(UnitView):
     name: str
     license_uuid: str
     issues_total: int | None = Field(description="issues Revizto reported, once known")
-    skip_reason: str | None = None
+    skip_reason: str | None = Field(default=None, description="why it is skipped (SkipView)")
     since: str | None = Field(
         default=None,
         description="the moment its issues were read since (RFC 3339); null: in full",
     )
+
+
+class SkipView(BaseModel):
+    """A licence or project the job left out, and why (jobs/eligibility.py)."""
+
+    kind: str = Field(description="license or project")
+    uuid: str | None
+    name: str | None
+    license_uuid: str | None = Field(default=None, description="a project's licence")
+    reason: str = Field(
+        description="frozen, no_api_access, insufficient_role (not licence administrator), "
+        "archived, or access_denied (Revizto refused the project while it was exported)"
+    )
+    detail: str | None = Field(default=None, description="Revizto's refusal, when one was why")
 
 
 class FileView(BaseModel):
@@ -102,7 +116,7 @@ class JobSummary(BaseModel):
 class JobView(JobSummary):
     account: AccountView
     projects: list[ProjectView]
-    skipped: list[dict[str, Any]]
+    skipped: list[SkipView]
     files: list[FileView]
     notifications: list[NotificationView]
 
@@ -162,8 +176,23 @@ def _project(unit: Unit) -> ProjectView:
         name=project.title,
         license_uuid=project.license_uuid,
         issues_total=unit.issues_total,
-        skip_reason=project.skip_reason,
+        skip_reason=unit.skip_reason,
         since=revizto_to_rfc3339(unit.since) if unit.since and unit.since != FULL_EXPORT else None,
+    )
+
+
+def _skip(entry: dict[str, Any]) -> SkipView:
+    def text(name: str) -> str | None:
+        value = entry.get(name)
+        return None if value is None else str(value)
+
+    return SkipView(
+        kind=str(entry.get("kind")),
+        uuid=text("uuid"),
+        name=text("name"),
+        license_uuid=text("license_uuid"),
+        reason=str(entry.get("reason")),
+        detail=text("detail"),
     )
 
 
@@ -204,7 +233,7 @@ def job_view(job: Job, now: float | None = None, *, notifications: bool = True) 
         **_summary_fields(job, now),
         account=AccountView(**_unit_fields(job.account)),
         projects=[_project(u) for u in job.projects],
-        skipped=job.skipped,
+        skipped=[_skip(entry) for entry in job.skipped],
         files=[_file(job, f) for f in job.files],
         notifications=[_notification(n) for n in job.notifications] if notifications else [],
     )

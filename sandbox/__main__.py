@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the last K generated projects are archived",
     )
     parser.add_argument("--comments-per-issue", type=int, default=DEFAULT_COMMENTS_PER_ISSUE)
+    parser.add_argument(
+        "--extra-licences",
+        type=int,
+        default=0,
+        help="L more exportable licences, each with one small project",
+    )
     parser.add_argument("--fixtures", type=Path, help="captured issues to serve unchanged")
     parser.add_argument("--token-lifetime", type=float, default=DEFAULT_TOKEN_LIFETIME_S)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="latency of data requests")
@@ -62,6 +68,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         projects=args.projects,
         issues_per_project=args.issues_per_project,
         archived_projects=args.archived_projects,
+        extra_licences=args.extra_licences,
         comments_per_issue=args.comments_per_issue,
         fixtures=args.fixtures,
         token_lifetime_s=args.token_lifetime,

@@ -15,6 +15,7 @@ from sandbox.envelope import GENERIC_FAILURE, failure
 from sandbox.faults import FaultSettings, FaultState
 from sandbox.fixtures import load_fixture_projects
 from sandbox.paging import ParameterError
+from sandbox.permissions import Permissions
 from sandbox.routes_control import control
 from sandbox.routes_data import ApiError, data
 from sandbox.routes_oauth import oauth
@@ -58,6 +59,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
         auth=auth,
         faults=FaultState(initial_faults, seed=config.seed),
         stats=Stats(),
+        permissions=Permissions(),
     )
     app.register_blueprint(data)
     app.register_blueprint(oauth)

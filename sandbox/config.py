@@ -29,6 +29,8 @@ class SandboxConfig:
     projects: int = DEFAULT_PROJECTS
     issues_per_project: int = DEFAULT_ISSUES_PER_PROJECT
     archived_projects: int = 0
+    # More exportable licences, one small project each: a second licence to lower rights on.
+    extra_licences: int = 0
     comments_per_issue: int = DEFAULT_COMMENTS_PER_ISSUE
     fixtures: Path | None = None
     token_lifetime_s: float = DEFAULT_TOKEN_LIFETIME_S
@@ -43,6 +45,8 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.projects < 0 or self.issues_per_project < 0:
             raise ValueError("projects and issues_per_project must not be negative")
+        if self.extra_licences < 0:
+            raise ValueError("extra_licences must not be negative")
         if not 0 <= self.archived_projects <= self.projects:
             raise ValueError("archived_projects must be between 0 and projects")
         if not 0 <= self.comments_per_issue <= MAX_COMMENTS_PER_ISSUE:

@@ -21,7 +21,7 @@ from sandbox.stamps import StampSet, captured_stamps, generated_stamps
 from sandbox.timestamps import parse_timestamp
 from sandbox.workflow import ProjectWorkflow, captured_workflow, generated_workflow
 
-# Projects of the frozen and the no-API licences are deliberately tiny.
+# Projects of the frozen, the no-API and the extra licences are deliberately tiny.
 SMALL_PROJECT_ISSUES = 5
 # Generated issues start here; project p starts p * 3 days later.
 ISSUES_EPOCH = parse_timestamp("2023-01-02 00:00:00")
@@ -141,12 +141,23 @@ def build_dataset(config: SandboxConfig, fixtures: list[FixtureProject]) -> Data
         )
     for position, capture in enumerate(fixtures):
         main.projects.append(_fixture_project(seed, main, position, capture, ids, people))
-    for offset, licence in enumerate((frozen, no_api)):
+    extra = [
+        Licence(
+            base_licence_id + 3 + number,
+            derived_uuid(seed, "licence", "extra", number),
+            f"Partner Workspace #{number + 1}",
+            frozen=False,
+            api_access=True,
+            members=tuple(people[:4]),
+        )
+        for number in range(config.extra_licences)
+    ]
+    for offset, licence in enumerate((frozen, no_api, *extra)):
         index = config.projects + offset
         licence.projects.append(
             _generated_project(config, licence, index, SMALL_PROJECT_ISSUES, False, ids, people)
         )
-    return Dataset(people[0], people, [main, frozen, no_api])
+    return Dataset(people[0], people, [main, frozen, no_api, *extra])
 
 
 class _ProjectIds:

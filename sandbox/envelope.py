@@ -10,6 +10,7 @@ from flask import Response, jsonify
 # Result codes the sandbox answers with, and the messages real clients match on
 # (docs/revizto-api.md §5a).
 ENTITY_MISSING = -12
+ACCESS_DENIED = -20
 NO_API_ACCESS = -204
 TOKEN_INVALID = -206
 TOO_MANY_REQUESTS = -2300

@@ -8,6 +8,7 @@ from typing import Any
 from sandbox.dataset import FROZEN_REASON, Licence, Project
 from sandbox.identifiers import derived_uuid
 from sandbox.people import Person, licence_member_json, project_member_json, user_json
+from sandbox.permissions import LICENCE_ADMIN
 from sandbox.timestamps import NEVER
 
 REGION = "us-east-1"
@@ -16,7 +17,6 @@ LICENCE_EXPIRES = "2030-12-31"
 PROJECT_CREATED = "2022-11-07 10:20:30"
 PROJECT_UPDATED = "2025-06-30 17:45:12"
 PREVIEW_BASE = "https://media.example.invalid/previews"
-LICENCE_ADMIN = 4
 
 
 def owner_json(person: Person) -> dict[str, Any]:
@@ -30,8 +30,8 @@ def owner_json(person: Person) -> dict[str, Any]:
     }
 
 
-def licence_json(licence: Licence, owner: Person) -> dict[str, Any]:
-    """One entity of `GET /v5/user/licenses`."""
+def licence_json(licence: Licence, owner: Person, *, role: int = LICENCE_ADMIN) -> dict[str, Any]:
+    """One entity of `GET /v5/user/licenses`; `role` is the caller's on this licence."""
     return {
         "id": licence.id,
         "uuid": licence.uuid,
@@ -41,7 +41,7 @@ def licence_json(licence: Licence, owner: Person) -> dict[str, Any]:
         "region": REGION,
         "type": 1,
         "licenseClass": 2,
-        "role": LICENCE_ADMIN,
+        "role": role,
         "frozen": licence.frozen,
         "frozenReason": FROZEN_REASON if licence.frozen else 0,
         "frozenReasons": [FROZEN_REASON] if licence.frozen else [],

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from sandbox.dataset import catalog_json
 from sandbox.faults import FaultError
 from sandbox.issue_collection import IssueCollection, UnknownIssues
+from sandbox.permissions import LicenceRole, PermissionUpdateError, parse_update
 from sandbox.state import current_state
 from sandbox.timestamps import format_timestamp, now_epoch
 
@@ -68,6 +69,43 @@ def issued_secrets() -> Response:
 @control.get("/catalog")
 def catalog() -> Response:
     return jsonify(catalog_json(current_state().dataset))
+
+
+@control.get("/permissions")
+def permissions() -> Response:
+    return jsonify(current_state().permissions.as_json())
+
+
+@control.post("/permissions")
+def update_permissions() -> Response:
+    """Lower (or restore) the caller's role on a licence, or its access to a project, so a
+    test can prove an export skips what a service account may not read."""
+    state = current_state()
+    try:
+        update = parse_update(request.get_json(silent=True))
+    except PermissionUpdateError as exc:
+        return _bad_request(exc.field, str(exc))
+    if isinstance(update, LicenceRole):
+        licence = state.dataset.licence(update.license_uuid)
+        if licence is None:
+            return _bad_request("license_uuid", "no such licence", status=404)
+        state.permissions.set_role(licence.uuid, update.role)
+        log.info("licence role set licence=%s role=%d", licence.uuid, update.role)
+    else:
+        project = state.dataset.project(update.project_uuid)
+        if project is None:
+            return _bad_request("project_uuid", "no such project", status=404)
+        state.permissions.set_access(project.uuid, update.access)
+        log.info("project access set project=%s access=%s", project.uuid, update.access)
+    return jsonify(state.permissions.as_json())
+
+
+@control.post("/reset-permissions")
+def reset_permissions() -> Response:
+    """Every licence back to administrator, every project readable."""
+    state = current_state()
+    state.permissions.reset()
+    return jsonify(state.permissions.as_json())
 
 
 # What an issue edit route does to the issues it names, at the moment it was asked.

@@ -10,8 +10,9 @@ from flask import Blueprint, Response, request
 
 from sandbox.data_gate import install_data_gate
 from sandbox.dataset import Licence, Project
-from sandbox.envelope import ENTITY_MISSING, NO_API_ACCESS, entities, ok
-from sandbox.paging import ParameterError, page_request, paged
+from sandbox.envelope import ACCESS_DENIED, ENTITY_MISSING, NO_API_ACCESS, entities, ok
+from sandbox.locations import asks_for_locations, with_locations, without_locations
+from sandbox.paging import PageRequest, ParameterError, page_request, paged
 from sandbox.people import user_json
 from sandbox.project_shapes import licence_json, licence_team_json, project_json, project_team_json
 from sandbox.state import current_state
@@ -21,7 +22,9 @@ from sandbox.timestamps import format_timestamp, now_epoch, parse_timestamp
 # are clamped.
 PROJECT_PAGE_DEFAULT = 24
 ISSUE_PAGE_DEFAULT = 100
-COMMENT_PAGE_DEFAULT = 100
+# Revizto picks the comment page size: no public client sends `limit`, so it is ignored.
+# The size itself is a guess [I] (docs/revizto-api.md §4.7).
+COMMENT_PAGE_SIZE = 100
 MAX_PAGE_LIMIT = 1000
 PRESET_PAGE_SIZE = 200
 
@@ -44,8 +47,14 @@ def current_user() -> Response:
 
 @data.get("/user/licenses")
 def user_licences() -> Response:
-    dataset = current_state().dataset
-    return entities([licence_json(licence, dataset.user) for licence in dataset.licences])
+    state = current_state()
+    user, permissions = state.dataset.user, state.permissions
+    return entities(
+        [
+            licence_json(licence, user, role=permissions.role(licence.uuid))
+            for licence in state.dataset.licences
+        ]
+    )
 
 
 @data.get("/license/<licence_uuid>/team")
@@ -69,7 +78,7 @@ def licence_projects_paged(licence_uuid: str) -> Response:
     user = current_state().dataset.user
     chosen = projects[wanted.page * wanted.limit : (wanted.page + 1) * wanted.limit]
     items = [project_json(project, user) for project in chosen]
-    return ok(paged(items, count=len(projects), request=wanted, synchronized=_now()))
+    return ok(_paged(items, count=len(projects), request=wanted, synchronized=_now()))
 
 
 @data.get("/project/<project_uuid>/team")
@@ -120,15 +129,15 @@ def issue_comments(issue_uuid: str) -> Response:
     if issue_id is None:
         raise ApiError(ENTITY_MISSING)
     since = _timestamp_param(request.args, "date")
-    wanted = page_request(
-        request.args, default_limit=COMMENT_PAGE_DEFAULT, max_limit=MAX_PAGE_LIMIT
-    )
+    # Only `page` is read: a client's `limit` neither changes the page nor fails it.
+    only_page = {"page": request.args.get("page")}
+    wanted = page_request(only_page, default_limit=COMMENT_PAGE_SIZE, max_limit=COMMENT_PAGE_SIZE)
     comments = project.issues.comments(issue_id)
     if since is not None:
         floor = format_timestamp(since)
         comments = [comment for comment in comments if comment["created"] >= floor]
     chosen = comments[wanted.page * wanted.limit : (wanted.page + 1) * wanted.limit]
-    return ok(paged(chosen, count=len(comments), request=wanted, synchronized=_now()))
+    return ok(_paged(chosen, count=len(comments), request=wanted, synchronized=_now()))
 
 
 def _issue_page(project_ref: str, *, deleted: bool) -> Response:
@@ -141,7 +150,22 @@ def _issue_page(project_ref: str, *, deleted: bool) -> Response:
     collection = project.issues
     reader = collection.deleted_page if deleted else collection.page
     items, count = reader(since, wanted.page, wanted.limit)
-    return ok(paged(items, count=count, request=wanted, synchronized=synchronized))
+    # Level, zone, room...: only when asked for (docs/revizto-api.md §4.6).
+    if asks_for_locations(params, request.args.to_dict(flat=False)):
+        items = [with_locations(issue, collection.locations(issue)) for issue in items]
+    else:
+        items = [without_locations(issue) for issue in items]
+    return ok(_paged(items, count=count, request=wanted, synchronized=synchronized))
+
+
+def _paged(
+    items: list[Any], *, count: int, request: PageRequest, synchronized: str
+) -> dict[str, Any]:
+    """The paged payload, without `pages` while the `omit_pages` fault is on (§3b)."""
+    with_pages = not current_state().faults.settings.omit_pages
+    return paged(
+        items, count=count, request=request, synchronized=synchronized, with_pages=with_pages
+    )
 
 
 def _issue_params() -> Mapping[str, Any]:
@@ -166,9 +190,14 @@ def _timestamp_param(params: Mapping[str, Any], name: str) -> int | None:
 
 
 def _licence(reference: str) -> Licence:
-    licence = current_state().dataset.licence(reference)
+    """A licence for its licence-level routes, which Revizto keeps for licence admins
+    (docs/revizto-api.md §5a: -20 below role 4)."""
+    state = current_state()
+    licence = state.dataset.licence(reference)
     if licence is None:
         raise ApiError(ENTITY_MISSING)
+    if not state.permissions.administers(licence.uuid):
+        raise ApiError(ACCESS_DENIED)
     return licence
 
 
@@ -183,6 +212,9 @@ def _project(reference: str, *, allow_numeric: bool = False) -> Project:
 def _require_api_access(project: Project) -> None:
     if not project.readable:
         raise ApiError(NO_API_ACCESS)
+    # A project the caller was not given (POST /_sandbox/permissions) refuses with -20.
+    if not current_state().permissions.may_read(project.uuid):
+        raise ApiError(ACCESS_DENIED)
 
 
 def _now() -> str:

@@ -10,6 +10,7 @@ from sandbox.auth import TokenAuthority
 from sandbox.config import SandboxConfig
 from sandbox.dataset import Dataset
 from sandbox.faults import FaultState
+from sandbox.permissions import Permissions
 from sandbox.stats import Stats
 
 EXTENSION_KEY = "sandbox"
@@ -22,6 +23,7 @@ class SandboxState:
     auth: TokenAuthority
     faults: FaultState
     stats: Stats
+    permissions: Permissions
 
 
 def current_state() -> SandboxState:

@@ -1,4 +1,5 @@
-"""The account-level part of a job: licences, projects and licence members."""
+"""The account-level part of a job: licences, projects and licence members (the last
+read by the planner, worker/plan.py, which skips a licence that refuses them)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ def export_account(
             name = output.name("members", scope_uuid=license_uuid, file_resource="license_members")
             if output.done(name):
                 continue
+            # Read while planning, so that a licence refusing it was skipped there.
+            team = plan.license_teams.get(license_uuid)
             output.write_all(
                 "members",
-                client.license_team(license_uuid),
+                client.license_team(license_uuid) if team is None else team,
                 scope_uuid=license_uuid,
                 file_resource="license_members",
                 progress_key=f"members|license:{license_uuid}",

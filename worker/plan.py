@@ -1,15 +1,24 @@
-"""ExportPlan: which licences and projects a job covers, and which it skips and why."""
+"""ExportPlan: which licences and projects a job covers, and which it skips and why.
+
+Every licence-level call is made here, before the plan is recorded: a licence whose role is
+too low, or whose endpoints refuse, is skipped whole (`insufficient_role`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.eligibility import license_unavailable_reason, project_skip_reason
+from jobs.eligibility import (
+    INSUFFICIENT_ROLE,
+    license_unavailable_reason,
+    project_skip_reason,
+    skip_entry,
+)
 from jobs.model import ProjectRef
 from jobs.request import ExportRequest, normalise_uuid
 from revizto.client import ReviztoClient
-from revizto.errors import InvalidResponse
+from revizto.errors import AccessDenied, InvalidResponse
 
 
 class PlanError(Exception):
@@ -28,6 +37,9 @@ class ExportPlan:
     projects: list[ProjectRef]  # skipped ones too, with their skip_reason
     project_records: list[dict[str, Any]]  # Revizto's objects for the `projects` file
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    # Each exported licence's members (`license/{uuid}/team`), read while planning when the
+    # request wants members, by licence uuid.
+    license_teams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def project_ref(
@@ -54,27 +66,31 @@ def build_plan(client: ReviztoClient, request: ExportRequest) -> ExportPlan:
 
     skipped: list[dict[str, Any]] = []
     licenses: list[dict[str, Any]] = []
+    listed: dict[str, list[dict[str, Any]]] = {}
+    teams: dict[str, list[dict[str, Any]]] = {}
     for license_ in all_licenses:
         if wanted_license and normalise_uuid(str(license_.get("uuid", ""))) != wanted_license:
             continue
         reason = license_unavailable_reason(license_)
-        if reason is not None:
-            skipped.append(
-                {
-                    "kind": "license",
-                    "uuid": license_.get("uuid"),
-                    "name": license_.get("name"),
-                    "reason": reason,
-                }
-            )
-            continue
-        licenses.append(license_)
-    if wanted_license and not licenses:
-        if skipped:
-            raise PlanError(
-                "license_unavailable",
-                f"licence {request.license_uuid} cannot be exported: {skipped[0]['reason']}",
-            )
+        detail = None
+        if reason is None:
+            try:
+                license_uuid, license_projects, team = _read_license(client, request, license_)
+            except AccessDenied as refused:
+                # The list said licence admin (or said nothing), but Revizto refused anyway.
+                reason, detail = INSUFFICIENT_ROLE, str(refused)
+            else:
+                licenses.append(license_)
+                listed[license_uuid] = license_projects
+                if team is not None:
+                    teams[license_uuid] = team
+                continue
+        skipped.append(
+            skip_entry("license", license_.get("uuid"), license_.get("name"), reason, detail=detail)
+        )
+    if wanted_license and not licenses and not skipped:
+        # A licence that exists but cannot be exported is a skip like any other: the job
+        # succeeds with an empty export naming the reason. Only an unknown one is an error.
         raise PlanError(
             "license_not_found", f"licence {request.license_uuid} is not among this user's licences"
         )
@@ -82,9 +98,8 @@ def build_plan(client: ReviztoClient, request: ExportRequest) -> ExportPlan:
     projects: list[ProjectRef] = []
     records: list[dict[str, Any]] = []
     found: set[str] = set()
-    for license_ in licenses:
-        license_uuid = str(license_["uuid"])
-        for project in client.license_projects(license_uuid):
+    for license_uuid, license_projects in listed.items():
+        for project in license_projects:
             key = normalise_uuid(str(project.get("uuid", "")))
             if wanted_projects and key not in wanted_projects:
                 continue
@@ -97,13 +112,13 @@ def build_plan(client: ReviztoClient, request: ExportRequest) -> ExportPlan:
             projects.append(project_ref(project, license_uuid, reason))
             if reason is not None:
                 skipped.append(
-                    {
-                        "kind": "project",
-                        "uuid": project.get("uuid"),
-                        "name": project.get("title"),
-                        "license_uuid": license_uuid,
-                        "reason": reason,
-                    }
+                    skip_entry(
+                        "project",
+                        project.get("uuid"),
+                        project.get("title"),
+                        reason,
+                        license_uuid=license_uuid,
+                    )
                 )
                 continue
             records.append(project)
@@ -113,4 +128,16 @@ def build_plan(client: ReviztoClient, request: ExportRequest) -> ExportPlan:
             "projects_not_found",
             f"projects not found in the exported licences: {', '.join(missing)}",
         )
-    return ExportPlan(all_licenses, licenses, projects, records, skipped)
+    return ExportPlan(all_licenses, licenses, projects, records, skipped, teams)
+
+
+def _read_license(
+    client: ReviztoClient, request: ExportRequest, license_: dict[str, Any]
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """A licence's projects, and its members when the request wants them: every
+    licence-level call, made while planning, so that a licence Revizto refuses (AccessDenied)
+    is skipped whole before any of its projects is planned."""
+    license_uuid = str(license_["uuid"])
+    projects = client.license_projects(license_uuid)
+    team = client.license_team(license_uuid) if request.wants("members") else None
+    return license_uuid, projects, team

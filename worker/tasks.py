@@ -7,7 +7,9 @@ A unit's task first claims the unit (a compare-and-set in Redis), so a redeliver
 duplicated task never runs a unit twice at once; a unit whose worker died is found by
 the reaper (worker/reaper.py) and sent again. Revizto failures are retried inside the
 unit for EXPORT_PROJECT_RETRY_WINDOW_SECONDS; then the unit fails and the job goes on
-with the other projects. What stops the whole job is in worker/outcomes.py.
+with the other projects. A project Revizto refuses for lack of rights is skipped at once
+(`access_denied`), neither failed nor retried. What stops the whole job is in
+worker/outcomes.py.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import redis
 from celery import Task
 
+from jobs.eligibility import ACCESS_DENIED
 from jobs.model import (
     ACCOUNT_UNIT,
     FULL_EXPORT,
@@ -32,6 +35,7 @@ from jobs.model import (
 from jobs.request import ExportRequest
 from jobs.states import JobState, UnitState
 from jobs.store import Write
+from revizto.errors import AccessDenied
 from worker.account_export import export_account
 from worker.celery_app import app, dispatcher, settings
 from worker.context import WorkerContext, context
@@ -43,7 +47,7 @@ from worker.project_export import IssueCheckpoint, ProjectExporter
 from worker.publish import publish
 from worker.retention import apply_retention as remove_expired
 from worker.unit_output import UnitOutput
-from worker.unit_run import UnitRun, UnitStopped
+from worker.unit_run import UnitRun, UnitSkipped, UnitStopped
 from worker.webhooks import deliver
 
 log = logging.getLogger(__name__)
@@ -118,7 +122,12 @@ def export_project(self: Task, job_id: str, project: dict[str, Any]) -> None:
         )
         if unit_state is None or unit_state.since is None:
             run.write([Write.unit("since", since)])
-        exporter.run()
+        try:
+            exporter.run()
+        except AccessDenied as refused:
+            # Not enough rights on this project: no retry or refresh can change that, and
+            # it says nothing about the other projects (jobs/eligibility.py).
+            raise UnitSkipped(ACCESS_DENIED, str(refused)) from refused
         if request.database is not None:
             load_unit(ctx, run, request.database, unit_files(ctx, job_id, unit))
         log.info(
@@ -167,7 +176,8 @@ def run_unit(
     ctx: WorkerContext, job_id: str, unit: str, label: str, work: Callable[[UnitRun], None]
 ) -> None:
     """Claim the unit, run its work, and turn how it ended into the unit's final state:
-    succeeded; failed (the job goes on); or the whole job stopped (worker/outcomes.py)."""
+    succeeded; skipped (Revizto refused it: UnitSkipped); failed (the job goes on); or the
+    whole job stopped (worker/outcomes.py)."""
     run = ctx.unit_run(job_id, unit)
     claim = run.claim()
     if not claim.claimed:
@@ -191,6 +201,18 @@ def run_unit(
             work(run)
     except UnitStopped as stopped:
         log.info("unit stopped job=%s unit=%s reason=%s", job_id, unit, stopped.reason)
+        return
+    except UnitSkipped as skipped:
+        log.warning(
+            "unit skipped job=%s unit=%s reason=%s detail=%s",
+            job_id,
+            unit,
+            skipped.reason,
+            skipped.detail,
+        )
+        # Its files stay on disk but are never complete: only a succeeded unit's are.
+        fields = {"skip_reason": skipped.reason, "skip_detail": skipped.detail[:500]}
+        _finish_unit(ctx, run, UnitState.SKIPPED, None, fields)
         return
     except redis.RedisError:
         # Nothing can be recorded without Redis; the reaper redoes the unit once it is back.
@@ -219,9 +241,13 @@ def run_unit(
 
 
 def _finish_unit(
-    ctx: WorkerContext, run: UnitRun, state: UnitState, error: JobError | None
+    ctx: WorkerContext,
+    run: UnitRun,
+    state: UnitState,
+    error: JobError | None,
+    fields: dict[str, str] | None = None,
 ) -> None:
-    left = run.finish(state, error)
+    left = run.finish(state, error, fields)
     if left is not None and left <= 0 and ctx.jobs.finish(run.job_id) is not None:
         publish(ctx, run.job_id)
 

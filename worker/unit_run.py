@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from jobs.model import JobError
 from jobs.states import JobState, UnitState
@@ -26,6 +26,16 @@ log = logging.getLogger(__name__)
 
 JOB_CHECK_INTERVAL_SECONDS = 0.5  # one Redis read per half second at most, however fast pages
 SLEEP_SLICE_SECONDS = 0.5  # a retry pause notices a cancelled job this quickly
+
+
+class UnitSkipped(Exception):
+    """Revizto refused this unit's data for good (not enough rights): the unit ends
+    `skipped` with `reason`, neither failed nor retried, and the job goes on."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"unit skipped: {reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
 
 
 class UnitStopped(Exception):
@@ -194,7 +204,14 @@ class UnitRun:
 
     # -- the end -------------------------------------------------------------------------------
 
-    def finish(self, state: UnitState, error: JobError | None = None) -> int | None:
+    def finish(
+        self,
+        state: UnitState,
+        error: JobError | None = None,
+        fields: Mapping[str, str] | None = None,
+    ) -> int | None:
         """The units of the job still pending, or None when the unit was no longer ours."""
         self._done.set()
-        return self.jobs.unit_finish(self.job_id, self.unit, self.owner, state, error)
+        return self.jobs.unit_finish(
+            self.job_id, self.unit, self.owner, state, error, fields=fields
+        )
