@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +22,12 @@ from revizto.transport import RequestObserver, Timeouts, Transport
 log = logging.getLogger(__name__)
 
 DEFAULT_ISSUE_PAGE_SIZE = 100  # what most public clients use; Revizto's maximum is unknown
-DEFAULT_COMMENT_PAGE_SIZE = 100
 DEFAULT_PROJECT_PAGE_SIZE = 24  # the limit Revizto echoed in a captured project list
+# Issue lists leave out an issue's level, zone, room, area and grid unless asked for them
+# (`clashAndLocationFields`, docs/revizto-api.md §4.6); reported by one client, so the
+# names can be changed, or the request turned off with an empty tuple.
+ISSUE_ADDITIONAL_FIELDS_PARAM = "additionalFields[]"
+DEFAULT_ISSUE_ADDITIONAL_FIELDS: tuple[str, ...] = ("appendClashAndLocationFields",)
 STAMP_PAGE_SIZE = 200  # issue-preset/list pages are fixed at 200 (docs/revizto-api.md §4.8)
 # Comments "added on or after date"; an early date asks for the whole history.
 ALL_COMMENTS_SINCE = "2000-01-01"
@@ -61,11 +65,13 @@ class ReviztoClient:
         retry_policy: RetryPolicy | None = None,
         observer: RequestObserver | None = None,
         transport: Transport | None = None,
+        issue_additional_fields: Sequence[str] = DEFAULT_ISSUE_ADDITIONAL_FIELDS,
     ) -> None:
         self.transport = transport or Transport(
             base_url, timeouts=timeouts, retry_policy=retry_policy, observer=observer
         )
         self.tokens = tokens
+        self.issue_additional_fields = tuple(issue_additional_fields)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -137,7 +143,7 @@ class ReviztoClient:
                 params={"page": page, "limit": limit},
             )
 
-        for page in iter_paged(fetch, endpoint="projects_paged"):
+        for page in iter_paged(fetch, endpoint="projects_paged", page_size=limit):
             yield from page.items
 
     # -- project --------------------------------------------------------------------------
@@ -186,11 +192,14 @@ class ReviztoClient:
         """Pages of full issues; `synchronized` (a watermark) limits them to changed issues.
 
         Each page carries Revizto's next watermark in `Page.synchronized`; `first_page`
-        resumes an interrupted walk.
+        resumes an interrupted walk. Issues come with the client's additional fields.
         """
         endpoint = "deleted_issues" if deleted else "issues"
         suffix = "filter_deleted" if deleted else "filter"
         params: dict[str, Any] = {"limit": limit, "sendFullIssueData": "true"}
+        if self.issue_additional_fields:
+            # A list: requests repeats the key, PHP's `name[]=a&name[]=b` (§3b).
+            params[ISSUE_ADDITIONAL_FIELDS_PARAM] = list(self.issue_additional_fields)
         if synchronized is not None:
             params["synchronized"] = synchronized
 
@@ -201,7 +210,7 @@ class ReviztoClient:
                 params={**params, "page": page},
             )
 
-        return iter_paged(fetch, endpoint=endpoint, first_page=first_page)
+        return iter_paged(fetch, endpoint=endpoint, first_page=first_page, page_size=limit)
 
     def iter_issues(self, project_uuid: str, **options: Any) -> Iterator[dict[str, Any]]:
         for page in self.iter_issue_pages(project_uuid, **options):
@@ -213,12 +222,12 @@ class ReviztoClient:
         project_id: int,
         *,
         since: str = ALL_COMMENTS_SINCE,
-        limit: int = DEFAULT_COMMENT_PAGE_SIZE,
     ) -> Iterator[Page]:
         """An issue's comments and history (`diff` comments), oldest first.
 
         Revizto wants the project's numeric `id` here, not its uuid: passing the uuid
-        silently finds nothing, so it is refused before any request is made.
+        silently finds nothing, so it is refused before any request is made. Revizto
+        picks the page size; no public client sends a `limit` (docs/revizto-api.md §4.7).
         """
         if isinstance(project_id, bool) or not isinstance(project_id, int):
             raise TypeError(
@@ -229,7 +238,7 @@ class ReviztoClient:
             return self._get(
                 f"v5/issue/{issue_uuid}/comments/date",
                 endpoint="comments",
-                params={"projectId": project_id, "date": since, "page": page, "limit": limit},
+                params={"projectId": project_id, "date": since, "page": page},
             )
 
         return iter_paged(fetch, endpoint="comments")

@@ -5,7 +5,9 @@ Two shapes exist (docs/revizto-api.md §3b):
   * entity: `data.entities` (+ `count`); unpaged, or paged by a fixed page size where a
     short page is the last one (stamp templates).
 Public clients fetched one page too many, stopped early on short pages, or looped on a
-repeated page; the guards here stop at `pages`, on an empty page, and on a repeat.
+repeated page; the guards here stop at `pages`, on an empty page, and on a repeat. A paged
+reply without `pages` is walked as the entity lists are: a short page, or `count` records,
+ends it (public clients guard against that reply; we have not seen one).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Page:
     pages: int | None
     count: int | None
     synchronized: str | None
+    limit: int | None = None  # the page size the server says it used
 
 
 def _int_field(data: Mapping[str, Any], key: str, endpoint: str) -> int | None:
@@ -56,19 +59,24 @@ def _items(data: Any, key: str, endpoint: str) -> list[dict[str, Any]]:
 
 
 def parse_paged(data: Any, number: int, endpoint: str) -> Page:
-    """Read one `data.data` + `pages` reply."""
+    """Read one `data.data` reply; `pages` is None when the reply leaves it out."""
     items = _items(data, "data", endpoint)
-    pages = _int_field(data, "pages", endpoint)
-    if pages is None:
-        raise InvalidResponse("paged reply has no `pages`", endpoint=endpoint)
     synchronized = data.get("synchronized")
     return Page(
         number=number,
         items=items,
-        pages=pages,
+        pages=_int_field(data, "pages", endpoint),
         count=_int_field(data, "count", endpoint),
         synchronized=synchronized if isinstance(synchronized, str) else None,
+        limit=_page_size(data.get("limit")),
     )
+
+
+def _page_size(value: Any) -> int | None:
+    # Only a hint for replies without `pages`: an odd `limit` must not fail a good reply.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    return value
 
 
 def parse_entities(data: Any, endpoint: str, number: int = 0) -> Page:
@@ -82,8 +90,14 @@ def parse_entities(data: Any, endpoint: str, number: int = 0) -> Page:
     )
 
 
-def iter_paged(fetch: FetchPage, *, endpoint: str, first_page: int = 0) -> Iterator[Page]:
-    """Pages `first_page`, then on, of a `data.data` list until `pages` says stop."""
+def iter_paged(
+    fetch: FetchPage, *, endpoint: str, first_page: int = 0, page_size: int | None = None
+) -> Iterator[Page]:
+    """Pages `first_page`, then on, of a `data.data` list until `pages` says stop.
+
+    Without `pages` the walk ends on a short page (shorter than the reply's `limit`, else
+    than the `page_size` asked for), once `count` records are in, or on an empty page.
+    """
     previous: list[dict[str, Any]] | None = None
     number = first_page
     while number < MAX_PAGES:
@@ -101,9 +115,22 @@ def iter_paged(fetch: FetchPage, *, endpoint: str, first_page: int = 0) -> Itera
         yield page
         previous = page.items
         number += 1
-        if page.pages is not None and number >= page.pages:
+        if page.pages is not None:
+            if number >= page.pages:
+                return
+        elif _last_without_pages(page, page_size):
             return
     raise InvalidResponse(f"more than {MAX_PAGES} pages", endpoint=endpoint)
+
+
+def _last_without_pages(page: Page, page_size: int | None) -> bool:
+    """Whether a page of a reply without `pages` is the last one."""
+    size = page.limit or page_size
+    if size is None:
+        return False  # only an empty page can end it
+    if len(page.items) < size:
+        return True
+    return page.count is not None and page.number * size + len(page.items) >= page.count
 
 
 def iter_entity_pages(fetch: FetchPage, *, page_size: int, endpoint: str) -> Iterator[Page]:

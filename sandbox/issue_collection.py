@@ -14,7 +14,7 @@ import threading
 from abc import ABC, abstractmethod
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +97,11 @@ class IssueCollection(ABC):
     @abstractmethod
     def original_comment_total(self) -> int:
         """Sum of the original `comments` counts of the original issues."""
+
+    def locations(self, issue: Mapping[str, Any]) -> dict[str, list[str]] | None:
+        """The location object served for `issue` when a client asks for it; None serves
+        the issue as it is (captured issues carry only what was captured)."""
+        return None
 
     # --- reading --------------------------------------------------------------------------
 

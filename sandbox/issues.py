@@ -10,7 +10,7 @@ import base64
 import random
 import threading
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +18,7 @@ from urllib.parse import quote
 from sandbox.comments import CommentAuthor, CommentPlan
 from sandbox.identifiers import digest, format_uuid
 from sandbox.issue_collection import IssueCollection, mark_deleted
+from sandbox.locations import generated_locations
 from sandbox.people import Person, author_json
 from sandbox.sheets import Sheet
 from sandbox.stamps import StampSet
@@ -112,26 +113,22 @@ class GeneratedIssues(IssueCollection):
         )
 
     def updated_table(self) -> Sequence[int]:
-        self._build_tables()
-        assert self._updated is not None
-        return self._updated
+        return self._tables()[0]
 
     def original_comment_total(self) -> int:
-        self._build_tables()
-        assert self._comment_total is not None
-        return self._comment_total
+        return self._tables()[1]
 
-    def _build_tables(self) -> None:
+    def _tables(self) -> tuple[Sequence[int], int]:
         with self._tables_lock:
-            if self._updated is not None:
-                return
-            updated: array[int] = array("q")
-            total = 0
-            for issue_id in self._ids:
-                skeleton = self.skeleton(issue_id)
-                updated.append(skeleton.updated)
-                total += skeleton.comments
-            self._updated, self._comment_total = updated, total
+            if self._updated is None or self._comment_total is None:
+                updated: array[int] = array("q")
+                total = 0
+                for issue_id in self._ids:
+                    skeleton = self.skeleton(issue_id)
+                    updated.append(skeleton.updated)
+                    total += skeleton.comments
+                self._updated, self._comment_total = updated, total
+            return self._updated, self._comment_total
 
     def uuid_pairs(self) -> Iterator[tuple[str, int]]:
         for issue_id in self._ids:
@@ -148,6 +145,11 @@ class GeneratedIssues(IssueCollection):
         return mark_deleted(
             render_issue(self.context, issue_id, skeleton), self._deleted_at(skeleton)
         )
+
+    def locations(self, issue: Mapping[str, Any]) -> dict[str, list[str]]:
+        context = self.context
+        key = f"{context.seed}:{context.project_key}:{issue.get('id')}:locations"
+        return generated_locations(key, issue.get("type"))
 
     @staticmethod
     def _deleted_at(skeleton: Skeleton) -> int:

@@ -44,18 +44,24 @@ def _integer(args: Mapping[str, Any], name: str, default: int) -> int:
 
 
 def paged(
-    items: list[Any], *, count: int, request: PageRequest, synchronized: str
+    items: list[Any],
+    *,
+    count: int,
+    request: PageRequest,
+    synchronized: str,
+    with_pages: bool = True,
 ) -> dict[str, Any]:
-    """The paged payload: `pages` is ceil(count/limit), 0 for an empty list.
+    """The paged payload: `pages` is ceil(count/limit), 0 for an empty list; left out
+    when `with_pages` is false (the `omit_pages` fault, docs/revizto-api.md §3b).
 
     >>> paged([], count=0, request=PageRequest(0, 10), synchronized="x")["pages"]
     0
+    >>> "pages" in paged([], count=0, request=PageRequest(0, 10), synchronized="x",
+    ...                  with_pages=False)
+    False
     """
-    return {
-        "data": items,
-        "count": count,
-        "pages": math.ceil(count / request.limit),
-        "limit": request.limit,
-        "page": request.page,
-        "synchronized": synchronized,
-    }
+    payload: dict[str, Any] = {"data": items, "count": count}
+    if with_pages:
+        payload["pages"] = math.ceil(count / request.limit)
+    payload.update(limit=request.limit, page=request.page, synchronized=synchronized)
+    return payload

@@ -21,6 +21,7 @@ from jobs.timestamps import REVIZTO_NEVER, REVIZTO_TIMESTAMP, revizto_to_rfc3339
 NEVER = REVIZTO_NEVER
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = ";"
+ISSUE_TYPE, CLASH_TYPE = 1, 3  # an issue's `type` (docs/revizto-api.md §4.6)
 
 Row = Mapping[str, Any]
 Extractor = Callable[[Row], Any]
@@ -86,7 +87,22 @@ def person_name(*path: str) -> Extractor:
     return extract
 
 
+def is_clash(row: Row) -> Any:
+    """`true` for a clash (Revizto's issue `type` 3), `false` for an ordinary issue (1)."""
+    kind = row.get("type")
+    if type(kind) is not int:  # bool is an int too; neither it nor text is a known type
+        return None
+    return {CLASH_TYPE: True, ISSUE_TYPE: False}.get(kind)
+
+
+def location(key: str) -> Extractor:
+    """One list of `clashAndLocationFields`, which Revizto sends only when asked for it
+    (docs/revizto-api.md §4.6): absent, the cell is empty."""
+    return nested("clashAndLocationFields", key)
+
+
 # (column, extractor). The export adds `projectUuid` first; the rest come from the issue.
+# New columns go last, so readers that count columns keep working.
 ISSUE_COLUMNS: list[tuple[str, Extractor]] = [
     ("id", field("id")),
     ("uuid", field("uuid")),
@@ -123,6 +139,12 @@ ISSUE_COLUMNS: list[tuple[str, Extractor]] = [
     ("openLinks.desktop", nested("openLinks", "desktop")),
     ("clashes", field("clashes")),
     ("cdeLinks", field("cdeLinks")),
+    ("level", location("level")),
+    ("zone", location("zone")),
+    ("room", location("room")),
+    ("area", location("area")),
+    ("grid", location("grid")),
+    ("isClash", is_clash),
 ]
 
 # Comments are exported with the issue they belong to (Revizto's comment has no link back).
