@@ -150,4 +150,3 @@ LEFT JOIN revizto_projects p ON p.uuid = i.project_uuid
 LEFT JOIN revizto_licenses l ON l.id = p.license_id
 WHERE i.deleted_at IS NULL
 """
-assert VIEW in VIEW_SQL

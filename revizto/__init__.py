@@ -8,6 +8,7 @@ or give up.
 from revizto.client import ReviztoClient, decode_stamp_fields, format_watermark
 from revizto.errors import (
     AccessCodeRejected,
+    AccessCodeWrongRegion,
     AccessDenied,
     ApiError,
     ConfigurationError,
@@ -41,6 +42,7 @@ from revizto.version import __version__
 
 __all__ = [
     "AccessCodeRejected",
+    "AccessCodeWrongRegion",
     "AccessDenied",
     "ApiError",
     "ConfigurationError",

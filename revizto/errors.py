@@ -18,9 +18,10 @@
     ├── InvalidResponse              not JSON, no envelope, missing fields: give up, report it
     │   └── MalformedTokenResponse   a token reply without a usable access token or expiry
     └── OAuthError                   the token endpoint refused a grant
-        ├── RefreshTokenExpired      HTTP 403, 400 invalid_grant, result -10/-20:
+        ├── RefreshTokenExpired      HTTP 403, 400 invalid_grant, result -10/-20/-206:
         │                            a human must re-authenticate with a new access code
         └── AccessCodeRejected       the access code is used, expired or wrong
+            └── AccessCodeWrongRegion   result -205: the code is another region's
 
 RateLimited and ServerError are also ApiErrors (they carry the HTTP status and result).
 Messages never contain a token: the caller may log them as they are.
@@ -141,3 +142,27 @@ class RefreshTokenExpired(OAuthError):
 
 class AccessCodeRejected(OAuthError):
     """The access code was refused (used, older than 15 minutes, or not an access code)."""
+
+
+class AccessCodeWrongRegion(AccessCodeRejected):
+    """The access code was issued by another Revizto region (result -205): BaseUrl must
+    name that region's API host. The message says so, since that is the whole fix."""
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        http_status: int | None = None,
+        result: int | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        message = (
+            "this access code belongs to another region: "
+            "set BaseUrl to https://api.<region>.revizto.com"
+        )
+        super().__init__(
+            f"{message} ({detail})" if detail else message,
+            http_status=http_status,
+            result=result,
+            endpoint=endpoint,
+        )

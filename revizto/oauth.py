@@ -3,10 +3,17 @@
 Revizto's refresh tokens are single-use and rotate (docs/revizto-api.md §2c), so the
 caller must store the returned pair before using it; this module only talks HTTP and
 classifies the outcome:
-  * the grant was refused (HTTP 401/403, 400 `invalid_grant`, result -10/-20) →
+  * the grant was refused (HTTP 401/403, 400 `invalid_grant`, result -10/-20, and
+    for a refresh token the "token invalid or expired" codes such as -206) →
     RefreshTokenExpired / AccessCodeRejected: a person must re-authenticate;
-  * transient (network, timeout, 429, 5xx) → retried here, then TransientError;
+  * an access code of another region (result -205) → AccessCodeWrongRegion;
+  * transient (network, timeout, 429, 5xx) → retried here, then TransientError. An HTTP
+    500 can also be Revizto's answer to a corrupt refresh token; only the caller can tell
+    the two apart, by persistence (token_service/manager.py);
   * anything else that is not a usable token reply → MalformedTokenResponse.
+
+An access code refused in the POST form is tried once more in the legacy GET form
+(`GET /v5/oauth2?code=...`), as the original tool does (docs/revizto-api.md §2a).
 """
 
 from __future__ import annotations
@@ -17,9 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from revizto.envelope import parse_json_body, result_code
+from revizto.envelope import (
+    RESULT_WRONG_REGION,
+    TOKEN_REJECTED_RESULTS,
+    parse_json_body,
+    result_code,
+)
 from revizto.errors import (
     AccessCodeRejected,
+    AccessCodeWrongRegion,
     InvalidResponse,
     MalformedTokenResponse,
     OAuthError,
@@ -35,8 +48,9 @@ log = logging.getLogger(__name__)
 
 OAUTH_PATH = "v5/oauth2"
 # Result codes the token endpoint uses for a used, expired or foreign code or token
-# (docs/revizto-api.md §2d, §5a).
-GRANT_REFUSED_RESULTS = frozenset({-10, -20})
+# (docs/revizto-api.md §2d, §5a), and those that mean "token invalid or expired" (-206 in
+# an HTTP 200, as public clients show for a spent refresh token).
+GRANT_REFUSED_RESULTS = frozenset({-10, -20}) | TOKEN_REJECTED_RESULTS
 # The token call must finish well inside the refresh lock's lease, so it gets short timeouts.
 TOKEN_TIMEOUTS = Timeouts(connect=5.0, read=15.0)
 
@@ -71,7 +85,18 @@ class OAuthClient:
     def exchange_access_code(self, code: str) -> TokenPair:
         """Trade a Revizto access code (single-use, 15 minutes) for a token pair."""
         form = {"grant_type": "authorization_code", "code": code.strip()}
-        return self._grant(form, refused=AccessCodeRejected, attempts=None)
+        try:
+            return self._grant(form, refused=AccessCodeRejected, attempts=None)
+        except AccessCodeWrongRegion:
+            raise
+        except (AccessCodeRejected, MalformedTokenResponse) as exc:
+            if not _refused_form(exc):
+                raise
+            # A refused POST has not spent the code; the legacy form may still take it.
+            log.info("access code refused in the POST form; trying the legacy GET form")
+            return self._grant(
+                {"code": form["code"]}, refused=AccessCodeRejected, attempts=None, method="GET"
+            )
 
     def refresh(self, refresh_token: str, *, attempts: int | None = None) -> TokenPair:
         """Spend `refresh_token` for a new pair; `attempts=1` when it may already be spent."""
@@ -79,18 +104,33 @@ class OAuthClient:
         return self._grant(form, refused=RefreshTokenExpired, attempts=attempts)
 
     def _grant(
-        self, form: Mapping[str, str], *, refused: type[OAuthError], attempts: int | None
+        self,
+        form: Mapping[str, str],
+        *,
+        refused: type[OAuthError],
+        attempts: int | None,
+        method: str = "POST",
     ) -> TokenPair:
         policy = self.transport.retry_policy
         if attempts is not None:
             policy = policy.with_attempts(attempts)
-        grant = form["grant_type"]
+        grant = form.get("grant_type", "authorization_code")
+        # The legacy GET form carries the code in the query string, the POST in the body.
+        query, body = (form, None) if method == "GET" else (None, form)
         for attempt in policy.retrying(f"oauth2:{grant}"):
             with attempt:
                 requested_at = time.time()
-                reply = self.transport.send("POST", OAUTH_PATH, endpoint="oauth2", form=form)
+                reply = self.transport.send(
+                    method, OAUTH_PATH, endpoint="oauth2", params=query, form=body
+                )
                 return parse_token_reply(reply, refused=refused, requested_at=requested_at)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+def _refused_form(error: Exception) -> bool:
+    """A 4xx refusal of the request itself (not a network or server failure)."""
+    status = getattr(error, "http_status", None)
+    return isinstance(status, int) and 400 <= status < 500
 
 
 def parse_token_reply(
@@ -111,6 +151,8 @@ def parse_token_reply(
         raise RateLimited("token endpoint rate limited", retry_after=reply.retry_after, **context)
     if reply.status >= 500:
         raise ServerError("token endpoint failed", **context)
+    if code == RESULT_WRONG_REGION and issubclass(AccessCodeWrongRegion, refused):
+        raise AccessCodeWrongRegion(**context)
     if (
         reply.status in (401, 403)
         or (reply.status == 400 and error == "invalid_grant")

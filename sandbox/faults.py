@@ -1,8 +1,11 @@
 """Injected faults: the settings `POST /_sandbox/faults` changes, and their one-shot counters.
 
 Every key of architecture.md's list is here, plus `hang_scope`, `malformed_kind`,
-`rotate_refresh_tokens`, `expired_token_status`, `refresh_reject_style` and `fail_projects`
-(uuids of projects whose data routes answer 500 until it is set back to `[]`). Updates are
+`rotate_refresh_tokens`, `expired_token_status`, `refresh_reject_style`, `fail_projects`
+(uuids of projects whose data routes answer 500 until it is set back to `[]`), and two
+for the access-code exchange: `wrong_region_codes` (every code is answered with result
+-205, as another region's code is) and `refuse_code_post` (the POST form is refused with
+HTTP 400, only the legacy GET form is taken; neither spends the code). Updates are
 validated as a whole before any of them applies, so a 400 leaves the settings untouched.
 """
 
@@ -25,7 +28,10 @@ PHASE_BEFORE = "before"
 PHASE_AFTER = "after"
 LATENCY_PHASES = (PHASE_BEFORE, PHASE_AFTER)
 MALFORMED_KINDS = ("not_json", "no_access_token", "bad_exp")
-REJECT_STYLES = ("403", "invalid_grant", "result")
+# How a refused refresh token is answered: HTTP 403 (result -20), HTTP 400 invalid_grant,
+# HTTP 200 result -10, HTTP 200 result -206 ("token invalid or expired"), or HTTP 500 (what
+# one public client reports for a corrupt token: indistinguishable from a server failure).
+REJECT_STYLES = ("403", "invalid_grant", "result", "200-206", "500")
 DEFAULT_RETRY_AFTER_S = 1.0
 # Revizto spells uuids both ways: dashed 8-4-4-4-12 and legacy 32-hex without dashes.
 UUID_PATTERN = re.compile(
@@ -68,9 +74,13 @@ class FaultSettings:
     hang_next: int = 0
     hang_scope: str = "all"
     revoke_refresh_tokens: bool = False
+    # Paged list replies leave out `pages` (clients must end on a short page) [I].
+    omit_pages: bool = False
     rotate_refresh_tokens: bool = True
     expired_token_status: int = 401
     refresh_reject_style: str = "403"
+    wrong_region_codes: bool = False
+    refuse_code_post: bool = False
     # Kept as uuid_key()s, so a lookup needs no normalising; a tuple keeps the settings frozen.
     fail_projects: tuple[str, ...] = ()
 
@@ -249,8 +259,11 @@ _PARSERS: dict[str, Any] = {
     "hang_next": _count,
     "hang_scope": lambda n, v: _choice(n, v, SCOPES),
     "revoke_refresh_tokens": _flag,
+    "omit_pages": _flag,
     "rotate_refresh_tokens": _flag,
     "expired_token_status": lambda n, v: _choice(n, v, (401, 200)),
     "refresh_reject_style": lambda n, v: _choice(n, v, REJECT_STYLES),
     "fail_projects": _project_uuids,
+    "wrong_region_codes": _flag,
+    "refuse_code_post": _flag,
 }

@@ -57,6 +57,11 @@ def token() -> Response:
         reply.status_code = 400
         return reply
 
+    if grant_type == GRANT_CODE:
+        refusal = _code_form_refusal(state)
+        if refusal is not None:
+            return refusal
+
     delay_s = settings.token_latency_ms / 1000
     before = settings.token_latency_phase == PHASE_BEFORE
     if delay_s and before and not pause(request.environ, delay_s, watch_client=True):
@@ -79,6 +84,23 @@ def _grant() -> tuple[str, str]:
         grant_type = GRANT_CODE
     secret_field = "code" if grant_type == GRANT_CODE else "refresh_token"
     return grant_type, values.get(secret_field, "")
+
+
+def _code_form_refusal(state: SandboxState) -> Response | None:
+    """The access-code faults: another region's code, or a refused POST form. Neither
+    spends the code, as a real refusal of the request itself would not."""
+    settings = state.faults.settings
+    if settings.wrong_region_codes:
+        state.stats.grant(GRANT_CODE, "rejected")
+        return jsonify(
+            {"result": -205, "data": None, "message": "The token belongs to another region"}
+        )
+    if settings.refuse_code_post and request.method == "POST":
+        state.stats.grant(GRANT_CODE, "rejected")
+        reply = jsonify({"error": "invalid_request", "error_description": "Use GET ?code="})
+        reply.status_code = 400
+        return reply
+    return None
 
 
 def _redeem(
@@ -122,6 +144,11 @@ def _rejection(grant_type: str, style: str) -> Response:
         reply.status_code = 400
     elif style == "result":
         reply = jsonify({"result": -10, "data": None, "message": message})
+    elif style == "200-206":
+        reply = jsonify({"result": -206, "data": None, "message": "The token is invalid"})
+    elif style == "500":
+        reply = jsonify({"result": -1, "data": None, "message": "Internal server error"})
+        reply.status_code = 500
     else:
         reply = jsonify({"result": -20, "data": None, "message": message})
         reply.status_code = 403

@@ -10,6 +10,7 @@ import pytest
 
 from dbsync.resources import TARGETS
 from dbsync.rows import RowBuilder
+from dbsync.schema import VIEW, VIEW_SQL
 
 BUILDER = RowBuilder("f" * 32, datetime(2026, 12, 1, 4, 0, 0))
 PROJECT = "2e09e63a-7a8a-4eee-b193-56a3175d2b12"
@@ -90,3 +91,8 @@ def test_a_tombstone_without_a_readable_time_is_still_deleted() -> None:
     record = issue(deletedAt={"value": "yesterday", "timestamp": "x"}, updated=None)
     row = TARGETS["deleted_issues"].to_row(BUILDER, record, PROJECT)
     assert row["deleted_at"] == BUILDER.exported_at
+
+
+def test_the_view_statement_creates_the_view_the_schema_names() -> None:
+    # The view is created and dropped by name in different places (migration, tests)
+    assert f"CREATE VIEW {VIEW} AS" in VIEW_SQL

@@ -126,6 +126,11 @@ OPERATOR_INSTRUCTIONS = {
     "ReviztoAccessTokenNearExpiry": ["python -m token_service status"],
     "ReviztoRefreshTokenStale": ["POST /v1/token/refresh", "python -m token_service status"],
     "ReviztoTokenPersistFailing": ["APPSETTINGS_PATH", "writable", "ls -l appsettings.json"],
+    "ReviztoCredentialAgeHigh": [
+        "python -m token_service auth --access-code CODE",
+        "PUT /v1/credentials",
+        "python -m token_service status",
+    ],
     "ReviztoTokenServiceDown": ["/readyz", "python -m token_service status"],
     "ReviztoExportJobsFailing": ["GET /v1/exports?state=failed"],
     "ReviztoExportBacklog": ["docker compose up -d --scale worker=N"],

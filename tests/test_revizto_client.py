@@ -12,6 +12,7 @@ import pytest
 
 from revizto import (
     AccessCodeRejected,
+    AccessCodeWrongRegion,
     AccessDenied,
     InvalidResponse,
     LocalRefreshingProvider,
@@ -246,7 +247,7 @@ def test_refresh_tokens_rotate_and_a_reused_one_is_rejected(sandbox: SandboxProc
     assert sandbox.stats()["token_endpoint"]["refresh_token"]["rejected"] == 1
 
 
-@pytest.mark.parametrize("style", ["403", "invalid_grant", "result"])
+@pytest.mark.parametrize("style", ["403", "invalid_grant", "result", "200-206"])
 def test_every_refusal_style_is_refresh_token_expired(sandbox: SandboxProcess, style: str) -> None:
     sandbox.set_faults(refresh_reject_style=style)
     oauth = OAuthClient(sandbox.base_url, retry_policy=FAST_RETRY)
@@ -254,6 +255,40 @@ def test_every_refusal_style_is_refresh_token_expired(sandbox: SandboxProcess, s
         oauth.refresh("def50200" + "0" * 40)
     with pytest.raises(AccessCodeRejected):
         oauth.exchange_access_code("def50200" + "1" * 40)
+
+
+def test_a_refusal_as_http_500_is_a_server_error_for_the_caller_to_judge(
+    sandbox: SandboxProcess,
+) -> None:
+    # A corrupt token answered with HTTP 500 looks exactly like a failing server: the
+    # client cannot tell, so it reports a ServerError after its retries
+    sandbox.set_faults(refresh_reject_style="500")
+    oauth = OAuthClient(sandbox.base_url, retry_policy=FAST_RETRY)
+    with pytest.raises(ServerError):
+        oauth.refresh("def50200" + "0" * 40)
+    assert sandbox.stats()["token_endpoint"]["refresh_token"]["rejected"] == FAST_RETRY.attempts
+
+
+def test_an_access_code_of_another_region_names_the_fix(sandbox: SandboxProcess) -> None:
+    sandbox.set_faults(wrong_region_codes=True)
+    oauth = OAuthClient(sandbox.base_url, retry_policy=FAST_RETRY)
+    with pytest.raises(AccessCodeWrongRegion) as raised:
+        oauth.exchange_access_code(sandbox.access_code())
+    assert "set BaseUrl to https://api.<region>.revizto.com" in str(raised.value)
+    assert raised.value.result == -205
+    # Asked once: no legacy-form retry for a code that is simply another region's
+    assert sandbox.stats()["token_endpoint"]["authorization_code"]["rejected"] == 1
+
+
+def test_an_access_code_refused_in_the_post_form_is_taken_in_the_get_form(
+    sandbox: SandboxProcess,
+) -> None:
+    sandbox.set_faults(refuse_code_post=True)
+    oauth = OAuthClient(sandbox.base_url, retry_policy=FAST_RETRY)
+    pair = oauth.exchange_access_code(sandbox.access_code())
+    assert pair.refresh_token
+    grants = sandbox.stats()["token_endpoint"]["authorization_code"]
+    assert grants == {"ok": 1, "rejected": 1}
 
 
 def test_non_rotating_refresh_tokens_keep_working(sandbox_factory: SandboxFactory) -> None:

@@ -147,6 +147,8 @@ def test_rotation_can_be_switched_off_and_on_at_runtime(sandbox: SandboxProcess)
         ("403", 403, {"result": -20, "data": None}),
         ("invalid_grant", 400, {"error": "invalid_grant"}),
         ("result", 200, {"result": -10, "data": None}),
+        ("200-206", 200, {"result": -206, "data": None}),
+        ("500", 500, {"data": None}),
     ],
 )
 def test_each_refresh_reject_style_answers_in_its_own_shape(
@@ -162,6 +164,29 @@ def test_each_refresh_reject_style_answers_in_its_own_shape(
         assert reply.status_code == status
         assert body.items() <= reply.json().items()
         assert first["refresh_token"] not in reply.text
+
+
+def test_every_refusal_shape_is_counted_as_a_rejected_refresh(sandbox: SandboxProcess) -> None:
+    for style in ("403", "invalid_grant", "result", "200-206", "500"):
+        sandbox.set_faults(refresh_reject_style=style)
+        sandbox.refresh("def50200" + "0" * 40)
+    assert sandbox.stats()["token_endpoint"]["refresh_token"]["rejected"] == 5
+
+
+def test_access_code_faults_wrong_region_and_refused_post_spend_nothing(
+    sandbox: SandboxProcess,
+) -> None:
+    code = sandbox.access_code()
+    sandbox.set_faults(wrong_region_codes=True)
+    reply = sandbox.token_request(grant_type="authorization_code", code=code)
+    assert (reply.status_code, reply.json()["result"]) == (200, -205)
+    sandbox.set_faults(wrong_region_codes=False, refuse_code_post=True)
+    refused = sandbox.token_request(grant_type="authorization_code", code=code)
+    assert refused.status_code == 400
+    # Neither spent the code: the legacy GET form still takes it
+    taken = requests.get(f"{sandbox.base_url}/v5/oauth2", params={"code": code}, timeout=10)
+    assert taken.status_code == 200, taken.text
+    assert "access_token" in taken.json()
 
 
 def test_concurrent_refreshes_of_one_token_succeed_exactly_once(sandbox: SandboxProcess) -> None:

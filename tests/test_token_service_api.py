@@ -103,17 +103,36 @@ def test_a_used_access_code_is_a_clear_422(
     assert reply.json()["type"].endswith("/access-code-rejected")
 
 
-def test_a_known_refresh_token_can_be_installed(
+def test_a_known_refresh_token_is_tried_before_it_is_installed(
     service: TokenServiceProcess, sandbox: SandboxProcess
 ) -> None:
     pair = sandbox.exchange_code()
     before = token(service)["generation"]
+    refreshed = sandbox.stats()["token_endpoint"]["refresh_token"]["ok"]
     reply = service.put_credentials({"refresh_token": pair["refresh_token"]})
     assert reply.status_code == 200, reply.text
-    # No access token came with it, so the next caller triggers a refresh with it
+    # The installation spent it once at Revizto, and installed the pair that came back
+    assert sandbox.stats()["token_endpoint"]["refresh_token"]["ok"] == refreshed + 1
     after = token(service)
-    assert after["generation"] == before + 2
+    assert after["generation"] == before + 1
     assert sandbox.get("/v5/user", after["access_token"]).status_code == 200
+    assert sandbox.refresh(pair["refresh_token"]).status_code == 403  # spent by the test
+
+
+def test_a_mistyped_refresh_token_is_refused_and_the_working_credential_kept(
+    service: TokenServiceProcess, sandbox: SandboxProcess
+) -> None:
+    current = token(service)
+    reply = service.put_credentials({"refresh_token": "def50200" + "7" * 60})
+    assert reply.status_code == 422
+    assert reply.json()["type"].endswith("/refresh-token-rejected")
+    assert "def50200" not in reply.text
+    # Untouched and still served: same generation, and it still refreshes
+    assert token(service)["generation"] == current["generation"]
+    assert service.metric("revizto_token_reauth_required") == 0
+    renewed = service.report_rejection(current["generation"])
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["generation"] == current["generation"] + 1
 
 
 def test_health_readiness_and_metrics(service: TokenServiceProcess) -> None:

@@ -7,14 +7,15 @@ import json
 import logging
 import sys
 
-from revizto.errors import AccessCodeRejected, ReviztoError
+from revizto.errors import AccessCodeRejected, AccessCodeWrongRegion, ReviztoError
 from service_common.logging import configure_logging
 from service_common.redaction import install_masking
 from service_common.wsgi import serve
 from token_service.app import create_app
 from token_service.config import ConfigurationProblem, Settings
-from token_service.keepalive import KeepAlive
-from token_service.runtime import Runtime, build_runtime
+from token_service.keepalive import keep_alive
+from token_service.runtime import Runtime, build_runtime, open_storage, seal_mirror
+from token_service.state_watch import state_watch
 from token_service.status import credential_status
 
 log = logging.getLogger("token_service")
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     install_masking()
     try:
         runtime = build_runtime(Settings.from_env())
+        open_storage(runtime)
     except ConfigurationProblem as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 78  # EX_CONFIG
@@ -54,10 +56,14 @@ def _serve(runtime: Runtime) -> int:
     try:
         runtime.manager.adopt_newer_file()
         runtime.manager.bootstrap()
+        runtime.manager.stamp_unknown_installation()
+        seal_mirror(runtime)
     except Exception as exc:  # Redis may come up later; readiness reports it meanwhile
-        log.error("bootstrap failed error=%s; will retry on the first request", exc)
+        log.error("bootstrap failed error=%s; will retry in the background", exc)
     if runtime.settings.keepalive > 0:
-        KeepAlive(runtime.manager, runtime.settings.keepalive).start()
+        keep_alive(runtime.manager, runtime.settings.keepalive).start()
+    if runtime.settings.state_check > 0:
+        state_watch(runtime.manager, runtime.settings.state_check).start()
     serve(
         create_app(runtime),
         runtime.settings.bind,
@@ -70,6 +76,9 @@ def _serve(runtime: Runtime) -> int:
 def _auth(runtime: Runtime, access_code: str) -> int:
     try:
         state = runtime.manager.install_access_code(access_code)
+    except AccessCodeWrongRegion as exc:
+        print(f"Revizto refused the access code: {exc}", file=sys.stderr)
+        return 1
     except AccessCodeRejected:
         print(
             "Revizto refused the access code (used, expired, or not an access code).",

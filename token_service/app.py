@@ -6,12 +6,18 @@ import logging
 
 from flask import Flask, Response
 
-from revizto.errors import AccessCodeRejected, ReviztoError, TransientError
+from revizto.errors import (
+    AccessCodeRejected,
+    AccessCodeWrongRegion,
+    ReviztoError,
+    TransientError,
+)
 from service_common.error_handlers import register_common_error_handlers
 from service_common.problems import problem
 from token_service import health, routes
-from token_service.manager import ReauthRequired, TokenUnavailable
+from token_service.manager import CredentialRefused, ReauthRequired, TokenUnavailable
 from token_service.runtime import Runtime
+from token_service.sealing import SealingProblem
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,36 @@ def register_error_handlers(app: Flask) -> None:
             detail="Refreshing the access token failed; try again shortly.",
             reason=exc.reason,
             headers={"Retry-After": str(max(1, round(exc.retry_after)))},
+        )
+
+    @app.errorhandler(CredentialRefused)
+    def credential_refused(exc: CredentialRefused) -> Response:
+        return problem(
+            422,
+            "Refresh token rejected",
+            problem_type="refresh-token-rejected",
+            detail="Revizto refused the refresh token (expired, used, or mistyped). The "
+            "current credential is unchanged and still in use.",
+        )
+
+    @app.errorhandler(SealingProblem)
+    def credential_unreadable(exc: SealingProblem) -> Response:
+        log.error("stored credential cannot be opened error=%s", exc)
+        return problem(
+            503,
+            "Credential unreadable",
+            problem_type="credential-unreadable",
+            detail="The stored tokens cannot be decrypted with the configured "
+            "TOKEN_ENCRYPTION_KEY; see the token service log.",
+        )
+
+    @app.errorhandler(AccessCodeWrongRegion)
+    def access_code_wrong_region(exc: AccessCodeWrongRegion) -> Response:
+        return problem(
+            422,
+            "Access code of another region",
+            problem_type="access-code-wrong-region",
+            detail=f"{exc.message}. This service talks to {app.config['REVIZTO_BASE_URL']}.",
         )
 
     @app.errorhandler(AccessCodeRejected)

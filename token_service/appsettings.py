@@ -3,7 +3,9 @@
 Read only when Redis has no state. Rewritten after every rotation atomically (temporary
 file in the same directory, mode 0600, fsync, rename, fsync of the directory), keeping
 every key this service does not own. The `TokenState` section records the generation, so
-an older file can be recognised and never written over a newer one.
+an older file can be recognised and never written over a newer one, and when a person
+installed the credential chain (`CredentialInstalledAt`). With TOKEN_ENCRYPTION_KEY set the
+two tokens are written sealed (token_service/sealing.py); plaintext ones are still read.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from service_common.redaction import SECRETS, fingerprint
+from token_service.sealing import Sealer, SealingProblem
 from token_service.state import TokenState
 
 log = logging.getLogger(__name__)
@@ -47,11 +50,16 @@ class StoredCredentials:
     generation: int
     expires_at: float | None
     refresh_token_issued_at: float | None
+    installed_at: float | None = None
+    # Whether the tokens are written as they should be (sealed with the current key when
+    # there is one); False means the next write is a migration.
+    sealed_as_configured: bool = True
 
 
 class AppSettingsFile:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sealer: Sealer | None = None) -> None:
         self.path = path
+        self.sealer = sealer or Sealer()
 
     def read_document(self) -> dict[str, Any] | None:
         """The whole JSON document, or None when the file does not exist."""
@@ -75,14 +83,21 @@ class AppSettingsFile:
         meta = document.get(STATE_SECTION) or {}
         if not isinstance(section, dict) or not isinstance(meta, dict):
             raise AppSettingsInvalid(f"{self.path}: {SECTION} and {STATE_SECTION} must be objects")
+        stored_access = _text(section.get("AccessToken"))
+        stored_refresh = _text(section.get("RefreshToken"))
         credentials = StoredCredentials(
-            access_token=_text(section.get("AccessToken")),
-            refresh_token=_text(section.get("RefreshToken")),
+            access_token=self.sealer.open(stored_access),
+            refresh_token=self.sealer.open(stored_refresh),
             api_key=_text(section.get("ApiKey")),
             base_url=_text(section.get("BaseUrl")),
             generation=_int(meta.get("Generation")),
             expires_at=_number(meta.get("ExpiresAt")),
             refresh_token_issued_at=_number(meta.get("RefreshTokenIssuedAt")),
+            installed_at=_number(meta.get("CredentialInstalledAt")),
+            sealed_as_configured=not (
+                self.sealer.needs_resealing(stored_access)
+                or self.sealer.needs_resealing(stored_refresh)
+            ),
         )
         SECRETS.register(credentials.access_token, credentials.refresh_token, credentials.api_key)
         return credentials
@@ -111,8 +126,8 @@ class AppSettingsFile:
         section = document.get(SECTION)
         if not isinstance(section, dict):
             section = {}
-        section["AccessToken"] = state.access_token
-        section["RefreshToken"] = state.refresh_token
+        section["AccessToken"] = self.sealer.seal(state.access_token)
+        section["RefreshToken"] = self.sealer.seal(state.refresh_token)
         if clear_api_key and "ApiKey" in section:
             section["ApiKey"] = ""  # an access code works once; keeping it only misleads
         document[SECTION] = section
@@ -121,6 +136,7 @@ class AppSettingsFile:
             "ExpiresAt": state.expires_at,
             "RefreshTokenIssuedAt": state.refresh_token_issued_at,
             "UpdatedAt": state.updated_at,
+            "CredentialInstalledAt": state.installed_at or None,
             "RefreshTokenFingerprint": fingerprint(state.refresh_token),
         }
         self._atomic_write(json.dumps(document, indent=2) + "\n")
@@ -169,7 +185,7 @@ class AppSettingsFile:
             report["readable"] = True
             report["generation"] = stored.generation if stored else None
             report["has_refresh_token"] = bool(stored and stored.refresh_token)
-        except (OSError, AppSettingsInvalid) as exc:
+        except (OSError, AppSettingsInvalid, SealingProblem) as exc:
             report["readable"] = False
             report["error"] = str(exc)
         try:

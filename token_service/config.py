@@ -10,6 +10,7 @@ from pathlib import Path
 from revizto.retry import RetryPolicy
 from revizto.transport import Timeouts
 from token_service import defaults
+from token_service.sealing import Sealer, SealingProblem, sealer_from_env
 
 
 class ConfigurationProblem(ValueError):
@@ -30,6 +31,15 @@ def _float(
         least = "0 or more" if zero_allowed else "greater than 0"
         raise ConfigurationProblem(f"{name} must be {least}, got {raw!r}")
     return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int, *, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= high:
+        raise ConfigurationProblem(f"{name} must be a whole number from 1 to {high}, got {raw!r}")
+    return int(raw)
 
 
 DEFAULT_TOKEN_TIMEOUTS = Timeouts(
@@ -56,6 +66,12 @@ class Settings:
     lock_lease: float = defaults.DEFAULT_LOCK_LEASE_SECONDS
     lock_wait: float = defaults.DEFAULT_LOCK_WAIT_SECONDS
     keepalive: float = defaults.DEFAULT_KEEPALIVE_SECONDS  # 0: off
+    refresh_failing_attempts: int = defaults.DEFAULT_REFRESH_FAILING_ATTEMPTS
+    refresh_failing_seconds: float = defaults.DEFAULT_REFRESH_FAILING_SECONDS
+    credential_max_age_days: float = defaults.DEFAULT_CREDENTIAL_MAX_AGE_DAYS
+    state_check: float = defaults.DEFAULT_STATE_CHECK_SECONDS  # 0: off
+    plain_http_hosts: frozenset[str] = frozenset(defaults.DEFAULT_PLAIN_HTTP_HOSTS.split(","))
+    sealer: Sealer = field(default_factory=Sealer, repr=False)
 
     def worst_case_refresh_seconds(self) -> float:
         """Longest a refresh can take: every attempt timing out, plus the waits between."""
@@ -68,6 +84,11 @@ class Settings:
         """Refuse settings under which a refresh could outlive its lock (guarantee 4)."""
         if not self.secret:
             raise ConfigurationProblem("TOKEN_SERVICE_SECRET is required")
+        if self.credential_max_age_days <= defaults.CREDENTIAL_AGE_WARNING_DAYS:
+            raise ConfigurationProblem(
+                f"TOKEN_CREDENTIAL_MAX_AGE_DAYS={self.credential_max_age_days:g} must exceed "
+                f"the {defaults.CREDENTIAL_AGE_WARNING_DAYS:g} days of warning the alert gives"
+            )
         if self.lock_lease <= self.worst_case_refresh_seconds():
             raise ConfigurationProblem(
                 f"TOKEN_LOCK_LEASE_SECONDS={self.lock_lease:g} must exceed the worst-case "
@@ -88,6 +109,10 @@ class Settings:
                 env, "REVIZTO_TOKEN_RETRY_AFTER_CAP_SECONDS", defaults.DEFAULT_TOKEN_RETRY_AFTER_CAP
             ),
         )
+        try:
+            sealer = sealer_from_env(env)
+        except SealingProblem as exc:
+            raise ConfigurationProblem(str(exc)) from None
         threads_raw = env.get("TOKEN_SERVICE_THREADS", str(defaults.DEFAULT_THREADS))
         if not threads_raw.isdigit() or int(threads_raw) < 1:
             raise ConfigurationProblem(
@@ -118,4 +143,30 @@ class Settings:
                 defaults.DEFAULT_KEEPALIVE_SECONDS,
                 zero_allowed=True,
             ),
+            refresh_failing_attempts=_count(
+                env,
+                "TOKEN_REFRESH_FAILING_ATTEMPTS",
+                defaults.DEFAULT_REFRESH_FAILING_ATTEMPTS,
+                high=defaults.MAX_REFUSED_REQUESTS,
+            ),
+            refresh_failing_seconds=_float(
+                env, "TOKEN_REFRESH_FAILING_SECONDS", defaults.DEFAULT_REFRESH_FAILING_SECONDS
+            ),
+            credential_max_age_days=_float(
+                env, "TOKEN_CREDENTIAL_MAX_AGE_DAYS", defaults.DEFAULT_CREDENTIAL_MAX_AGE_DAYS
+            ),
+            state_check=_float(
+                env,
+                "TOKEN_STATE_CHECK_SECONDS",
+                defaults.DEFAULT_STATE_CHECK_SECONDS,
+                zero_allowed=True,
+            ),
+            plain_http_hosts=frozenset(
+                host.strip().lower()
+                for host in env.get(
+                    "REVIZTO_PLAIN_HTTP_HOSTS", defaults.DEFAULT_PLAIN_HTTP_HOSTS
+                ).split(",")
+                if host.strip()
+            ),
+            sealer=sealer,
         )

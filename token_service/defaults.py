@@ -31,3 +31,27 @@ PROACTIVE_WAIT_SECONDS = 2.0
 # Ask for a token this often even when idle, so the refresh token is used and rotated
 # well within Revizto's month; 0 turns it off.
 DEFAULT_KEEPALIVE_SECONDS = 6 * 3600.0
+
+# Ambiguous refusals: an HTTP 5xx from the token endpoint may be a passing server failure
+# or Revizto's answer to a corrupt refresh token. It counts as a dead token only after it
+# persisted for this many requests AND this long, while Revizto's other endpoints answer.
+# Attempts back off (every replica alike) so the bound holds however often callers ask.
+DEFAULT_REFRESH_FAILING_ATTEMPTS = 5
+DEFAULT_REFRESH_FAILING_SECONDS = 300.0
+# Whatever the shape of a refusal, no more refresh requests than this reach Revizto with a
+# refused token before the re-auth state is raised.
+MAX_REFUSED_REQUESTS = 10
+
+# One public integration documents that the refresh chain must be renewed by a person
+# about monthly even in use (docs/revizto-api.md §2c); the alert fires 5 days before.
+DEFAULT_CREDENTIAL_MAX_AGE_DAYS = 30.0
+CREDENTIAL_AGE_WARNING_DAYS = 5.0
+
+# How often to check that Redis still holds the credential, and re-seed it from
+# appsettings.json when it does not (a Redis restarted without its data), so readiness
+# recovers without waiting for a caller. 0 turns it off.
+DEFAULT_STATE_CHECK_SECONDS = 10.0
+
+# Plain http:// is refused for Revizto's base URL except on these hosts (the sandbox: on
+# loopback in tests and the demo, `sandbox` in docker compose).
+DEFAULT_PLAIN_HTTP_HOSTS = "localhost,127.0.0.1,::1,sandbox"

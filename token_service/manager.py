@@ -15,7 +15,17 @@ is dead until a human pastes a new access code. So:
   3. The new pair is stored with a compare on the refresh token that was sent, bumping the
      generation, before anyone sees it; then it is mirrored to appsettings.json (3, 9).
   4. A rejected refresh token raises the re-auth state in Redis: no more calls to Revizto,
-     the current access token is served while it lasts, then 503 (guarantee 6).
+     the current access token is served while it lasts, then 503 (guarantee 6). Revizto
+     refuses in several shapes (HTTP 403, 400 invalid_grant, 200 with result -10/-20/-206:
+     revizto/oauth.py), and one is ambiguous: an HTTP 5xx may be a failing server or a
+     corrupt token. Those refreshes back off (a `failing` record every replica honours)
+     and the token is declared dead (`refresh_failing`) only once the failures persisted
+     for TOKEN_REFRESH_FAILING_ATTEMPTS requests and TOKEN_REFRESH_FAILING_SECONDS while
+     Revizto's other endpoints answer. Before declaring, the store checks the refused token
+     is still the stored one: a refusal of a token somebody already replaced is a lost race.
+
+Every failure carries a FailureReason (token_service/reasons.py): the same word in the
+exception, the problem reply, the metrics label and the log line.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import redis
 
 from revizto.errors import (
     AccessCodeRejected,
+    AccessCodeWrongRegion,
     MalformedTokenResponse,
     OAuthError,
     RateLimited,
@@ -46,8 +57,16 @@ from token_service.appsettings import AppSettingsFile, AppSettingsInvalid
 from token_service.config import Settings
 from token_service.lock import RefreshLock
 from token_service.metrics import TokenMetrics
+from token_service.reasons import FailureReason
 from token_service.single_flight import FlightTimeout, SingleFlight
-from token_service.state import Snapshot, TokenState, TokenStore
+from token_service.state import (
+    Failing,
+    ReauthOutcome,
+    ReauthState,
+    Snapshot,
+    TokenState,
+    TokenStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,39 +79,49 @@ ASSUMED_LIFETIME_SECONDS = 3600.0  # Revizto's, for a file token whose issue tim
 
 
 class ReauthRequired(Exception):
-    """A human must install new credentials; `reason` says why."""
+    """A human must install new credentials; `reason` (a FailureReason, or one read back
+    from Redis) says why."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"re-authentication required ({reason})")
-        self.reason = reason
+        self.reason = str(reason)
         self.detail = detail
 
 
 class TokenUnavailable(Exception):
     """No usable token right now, but it may come back without a human (retry later)."""
 
-    def __init__(self, reason: str, retry_after: float = 1.0) -> None:
+    def __init__(self, reason: FailureReason, retry_after: float = 1.0) -> None:
         super().__init__(f"no usable access token ({reason})")
-        self.reason = reason
+        self.reason = str(reason)
         self.retry_after = retry_after
 
 
-def _transient_reason(error: TransientError) -> str:
+class CredentialRefused(Exception):
+    """A refresh token offered for installation was refused by Revizto: nothing changed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Revizto refused the refresh token offered ({detail})")
+        self.detail = detail
+
+
+def _transient_reason(error: TransientError) -> FailureReason:
     if isinstance(error, RequestTimeout):
-        return "timeout"
+        return FailureReason.TIMEOUT
     if isinstance(error, RateLimited):
-        return "rate_limited"
+        return FailureReason.RATE_LIMITED
     if isinstance(error, ServerError):
-        return "server_error"
-    return "network"
+        return FailureReason.SERVER_ERROR
+    return FailureReason.NETWORK
 
 
 class _Spend:
-    """The outcome of spending a refresh token: the pair, and whether any attempt's fate
-    is unknown (a timeout or a garbled reply may have rotated the token at Revizto)."""
+    """What spending a refresh token did: whether any attempt's fate is unknown (a timeout
+    or a 5xx may have rotated the token at Revizto), and how many attempts got a 5xx."""
 
     def __init__(self, suspect: bool) -> None:
         self.uncertain = suspect
+        self.server_errors = 0
 
 
 class TokenManager:
@@ -104,6 +133,7 @@ class TokenManager:
         mirror: AppSettingsFile,
         metrics: TokenMetrics,
         *,
+        revizto_answers: Callable[[str], bool],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -111,6 +141,8 @@ class TokenManager:
         self.oauth = oauth
         self.mirror = mirror
         self.metrics = metrics
+        # Asked only when an ambiguous refusal persisted: does the rest of Revizto answer?
+        self._revizto_answers = revizto_answers
         self._clock = clock
         # One refresh per generation in this process; replicas meet at the Redis lock.
         self._refreshes: SingleFlight[TokenState] = SingleFlight("refresh")
@@ -136,11 +168,9 @@ class TokenManager:
 
     def get_token(self) -> TokenState:
         """The current token, refreshed first when it is inside the refresh window."""
-        snapshot = self._snapshot()
-        state = snapshot.state
-        assert state is not None
+        snapshot, state = self._snapshot()
         if snapshot.reauth is not None:
-            return self._serve_while_valid(state, snapshot)
+            return self._serve_while_valid(state, snapshot.reauth)
         if self._clock() < self.refresh_due_at(state):
             return state
         usable = self.usable(state)
@@ -158,9 +188,7 @@ class TokenManager:
 
     def refresh_after_rejection(self, generation: int) -> TokenState:
         """A caller's token of `generation` got a 401: refresh only if it is still current."""
-        snapshot = self._snapshot()
-        state = snapshot.state
-        assert state is not None
+        snapshot, state = self._snapshot()
         if generation != state.generation:
             # Somebody already rotated past the rejected token: hand out the newer one.
             return self.get_token()
@@ -177,18 +205,25 @@ class TokenManager:
             raise MalformedTokenResponse("access-code exchange returned no refresh token")
         return self._install(pair, pair.refresh_token)
 
-    def install_refresh_token(self, refresh_token: str, access_token: str | None) -> TokenState:
-        """Install a known refresh token (and optionally its access token)."""
-        now = self._clock()
-        expires_at = jwt_expiry(access_token, now=now) if access_token else None
-        pair = TokenPair(
-            access_token=access_token or "",
-            refresh_token=refresh_token,
-            # Unknown expiry means "refresh before first use".
-            expires_at=expires_at if expires_at is not None else 0.0,
-            requested_at=expires_at - ASSUMED_LIFETIME_SECONDS if expires_at else now,
-        )
-        return self._install(pair, refresh_token)
+    def install_refresh_token(self, refresh_token: str) -> TokenState:
+        """Install a refresh token a person offers, only if Revizto takes it.
+
+        A typo must not replace a working credential, so the token is tried first: one
+        refresh with it, whose new pair is what gets installed. A refusal raises
+        CredentialRefused and a failure to reach Revizto its TransientError; either way
+        the stored credential is untouched and still served.
+        """
+        try:
+            pair = self.oauth.refresh(refresh_token)
+        except RefreshTokenExpired as exc:
+            log.warning(
+                "refresh token offered for installation refused refresh_token=%s error=%s; "
+                "the current credential is kept",
+                fingerprint(refresh_token),
+                exc,
+            )
+            raise CredentialRefused(str(exc)) from None
+        return self._install(pair, pair.refresh_token or refresh_token)
 
     def _install(self, pair: TokenPair, refresh_token: str) -> TokenState:
         # Above the file's generation too, or a Redis that lost its data would start
@@ -196,8 +231,7 @@ class TokenManager:
         generation = self.store.install(
             pair, refresh_token, self._clock(), generation_floor=self._file_generation()
         )
-        state = self.store.load()
-        assert state is not None
+        state = self._stored()
         log.info(
             "credentials installed generation=%d access_token=%s refresh_token=%s",
             generation,
@@ -240,13 +274,41 @@ class TokenManager:
                 expires_at=expires_at,
                 requested_at=expires_at - ASSUMED_LIFETIME_SECONDS if expires_at else self._clock(),
             )
+            # Redis held generation < file's; install() lands one above what Redis had,
+            # and the floor puts it exactly on the file's.
             generation = self.store.install(
-                pair, stored.refresh_token, self._clock(), generation_floor=stored.generation - 1
+                pair,
+                stored.refresh_token,
+                self._clock(),
+                generation_floor=stored.generation - 1,
+                installed_at=stored.installed_at,
             )
             log.warning(
                 "Redis was behind appsettings generation=%d file_generation=%d; adopted the file",
                 state.generation,
                 generation,
+            )
+
+    def rebootstrap_if_lost(self) -> bool:
+        """Bootstrap when Redis holds neither a credential nor a re-auth flag (it lost its
+        data); True when it did. A re-auth flag is a person's to clear, so it is left."""
+        snapshot = self.store.snapshot()
+        if snapshot.state is not None or snapshot.reauth is not None:
+            return False
+        self.bootstrap()
+        self.stamp_unknown_installation()
+        return self.store.load() is not None
+
+    def stamp_unknown_installation(self) -> None:
+        """A credential stored before installation times were recorded counts from now,
+        so the credential-age gauge exists (and errs on the late side)."""
+        state = self.store.load()
+        if state is None or state.installed_at > 0:
+            return
+        if self.store.stamp_installed_at(state, self._clock()):
+            log.warning(
+                "credential installation time unknown generation=%d; counting its age from now",
+                state.generation,
             )
 
     def bootstrap(self) -> None:
@@ -260,7 +322,7 @@ class TokenManager:
         try:
             self._bootstraps.run("bootstrap", self._bootstrap_once, timeout=self.settings.lock_wait)
         except FlightTimeout:
-            raise TokenUnavailable("lock_timeout") from None
+            raise TokenUnavailable(FailureReason.LOCK_TIMEOUT) from None
 
     def _bootstrap_once(self) -> None:
         with _RedisLockWait(self, "bootstrap", None) as lock:
@@ -287,6 +349,9 @@ class TokenManager:
                 generation=max(1, stored.generation),
                 refresh_token_issued_at=stored.refresh_token_issued_at or now,
                 updated_at=now,
+                # A file this service wrote says when the chain was installed; a token a
+                # person pasted into the file is being installed now.
+                installed_at=stored.installed_at or now,
             )
             if self.store.initialize(state):
                 log.info(
@@ -300,8 +365,11 @@ class TokenManager:
             log.info("exchanging the ApiKey access code from appsettings path=%s", self.mirror.path)
             try:
                 pair = self.oauth.exchange_access_code(stored.api_key)
+            except AccessCodeWrongRegion as exc:
+                self._enter_reauth(None, FailureReason.WRONG_REGION, str(exc), LOG_REAUTH)
+                return
             except AccessCodeRejected as exc:
-                self._enter_reauth("", "access_code_rejected", str(exc), LOG_REAUTH)
+                self._enter_reauth(None, FailureReason.ACCESS_CODE_REJECTED, str(exc), LOG_REAUTH)
                 return
             except ReviztoError as exc:
                 log.error("access-code exchange failed error=%s; will try again", exc)
@@ -317,6 +385,7 @@ class TokenManager:
                 generation=stored.generation + 1,
                 refresh_token_issued_at=now,
                 updated_at=now,
+                installed_at=now,
             )
             if self.store.initialize(initial):
                 log.info(
@@ -327,15 +396,16 @@ class TokenManager:
                 self._mirror(initial, clear_api_key=True)
             return
         self._enter_reauth(
-            "",
-            "no_credentials",
+            None,
+            FailureReason.NO_CREDENTIALS,
             f"{self.mirror.path} has neither RefreshToken nor ApiKey",
             "No Revizto credentials configured. Re-authentication required.",
         )
 
     # -- the refresh state machine ------------------------------------------------------------
 
-    def _snapshot(self) -> Snapshot:
+    def _snapshot(self) -> tuple[Snapshot, TokenState]:
+        """The stored records and the credential, bootstrapping an empty store first."""
         snapshot = self.store.snapshot()
         if snapshot.state is None and snapshot.reauth is None:
             self.bootstrap()
@@ -344,15 +414,22 @@ class TokenManager:
             if snapshot.reauth is None:
                 # The start-up exchange failed for a reason that may pass (Revizto down):
                 # not a human's problem yet.
-                raise TokenUnavailable("bootstrap_pending", retry_after=5.0)
+                raise TokenUnavailable(FailureReason.BOOTSTRAP_PENDING, retry_after=5.0)
             raise ReauthRequired(snapshot.reauth.reason, snapshot.reauth.detail)
-        return snapshot
+        return snapshot, snapshot.state
 
-    def _serve_while_valid(self, state: TokenState, snapshot: Snapshot) -> TokenState:
-        assert snapshot.reauth is not None
+    def _stored(self) -> TokenState:
+        """The credential just written or known to be there."""
+        state = self.store.load()
+        if state is None:
+            # Only a Redis flushed between our write and this read gets here.
+            raise TokenUnavailable(FailureReason.BOOTSTRAP_PENDING, retry_after=1.0)
+        return state
+
+    def _serve_while_valid(self, state: TokenState, reauth: ReauthState) -> TokenState:
         if self.usable(state):
             return state
-        raise ReauthRequired(snapshot.reauth.reason, snapshot.reauth.detail)
+        raise ReauthRequired(reauth.reason, reauth.detail)
 
     def _refresh(
         self, trigger: str, seen_generation: int, *, wait: float | None = None
@@ -368,7 +445,7 @@ class TokenManager:
             return flight.result(timeout)
         except FlightTimeout:
             # Not a failure (the refresh goes on and counts its own outcome).
-            raise TokenUnavailable("refresh_in_progress") from None
+            raise TokenUnavailable(FailureReason.REFRESH_IN_PROGRESS) from None
 
     def _lead_refresh(self, trigger: str, seen_generation: int) -> TokenState:
         try:
@@ -381,22 +458,26 @@ class TokenManager:
         snapshot = self.store.snapshot()  # re-read: the lock holder before us may have won
         state = snapshot.state
         if state is None:
-            raise ReauthRequired("no_credentials")
+            raise ReauthRequired(FailureReason.NO_CREDENTIALS)
         if state.generation != seen_generation:
             return state
         if snapshot.reauth is not None:
             raise ReauthRequired(snapshot.reauth.reason, snapshot.reauth.detail)
         if not state.refresh_token:
-            self._enter_reauth("", "no_refresh_token", "no refresh token stored", LOG_REAUTH)
-            raise ReauthRequired("no_refresh_token")
+            reason = FailureReason.NO_REFRESH_TOKEN
+            self._enter_reauth(state, reason, "no refresh token stored", LOG_REAUTH)
+            raise ReauthRequired(reason)
         if lock.remaining_seconds() < self.settings.lock_lease / 2:
             # Guarantee 4: never start a refresh that might outlive the lease.
-            self.metrics.failed(trigger, "lock_timeout")
-            raise TokenUnavailable("lock_timeout")
+            self.metrics.failed(trigger, FailureReason.LOCK_TIMEOUT)
+            raise TokenUnavailable(FailureReason.LOCK_TIMEOUT)
+        failing = self._failing_for(state, snapshot)
+        now = self._clock()
+        if failing is not None and now < failing.next_at:
+            # Backing off after ambiguous failures: not an attempt, so not counted.
+            raise TokenUnavailable(FailureReason.REFRESH_PAUSED, failing.next_at - now)
 
-        suspect = snapshot.inflight is not None
-        if suspect:
-            assert snapshot.inflight is not None
+        if snapshot.inflight is not None:
             log.warning(
                 "unfinished refresh found generation=%d refresh_token=%s started_at=%.3f; "
                 "it may have been spent, trying it once",
@@ -409,11 +490,11 @@ class TokenManager:
             LOG_REFRESHING,
             trigger,
             state.generation,
-            state.seconds_left(self._clock()),
+            state.seconds_left(now),
             fingerprint(state.refresh_token),
         )
         self.store.record_inflight(state.generation, state.refresh_token, lock.owner)
-        spend = _Spend(suspect)
+        spend = _Spend(suspect=snapshot.inflight is not None)
         started = time.monotonic()
         try:
             # The lease is sized for the worst case; renewing it while this process lives
@@ -421,11 +502,16 @@ class TokenManager:
             with lock.renewed():
                 pair = self._spend(state.refresh_token, spend)
         except RefreshTokenExpired as exc:
-            reason = "rotation_lost" if spend.uncertain else "refresh_token_expired"
+            reason = (
+                FailureReason.ROTATION_LOST
+                if spend.uncertain
+                else FailureReason.REFRESH_TOKEN_EXPIRED
+            )
             self.store.clear_inflight(lock.owner)
-            self.metrics.failed(trigger, reason)
-            self._enter_reauth(state.refresh_token, reason, str(exc), LOG_REAUTH)
-            raise ReauthRequired(reason, str(exc)) from None
+            return self._refused(trigger, state, reason, str(exc))
+        except ServerError as exc:
+            # Nothing is cleared: a 5xx may have come after Revizto rotated the token.
+            return self._ambiguous_failure(trigger, state, failing, spend, exc)
         except TransientError as exc:
             reason = _transient_reason(exc)
             if not spend.uncertain:
@@ -442,7 +528,7 @@ class TokenManager:
         except (MalformedTokenResponse, OAuthError) as exc:
             # The in-flight record stays: if Revizto rotated before garbling its reply, the
             # next attempt must be the single, careful one.
-            self.metrics.failed(trigger, "invalid_response")
+            self.metrics.failed(trigger, FailureReason.INVALID_RESPONSE)
             log.error(
                 "token refresh returned an invalid response error=%s http_status=%s "
                 "generation=%d; keeping current tokens",
@@ -450,21 +536,18 @@ class TokenManager:
                 exc.http_status,
                 state.generation,
             )
-            raise TokenUnavailable("invalid_response") from None
+            raise TokenUnavailable(FailureReason.INVALID_RESPONSE) from None
         finally:
             self.metrics.duration.observe(time.monotonic() - started)
 
-        generation = self.store.commit_rotation(state.refresh_token, pair, self._clock())
+        generation = self.store.commit_rotation(state, pair, self._clock())
         if generation is None:
             log.error(
                 "credential replaced during refresh generation=%d; discarding the refreshed pair",
                 state.generation,
             )
-            latest = self.store.load()
-            assert latest is not None
-            return latest
-        latest = self.store.load()
-        assert latest is not None
+            return self._stored()
+        latest = self._stored()
         rotated = pair.refresh_token is not None and pair.refresh_token != state.refresh_token
         log.info(
             LOG_REFRESHED + " trigger=%s generation=%d access_token=%s refresh_token=%s",
@@ -487,20 +570,117 @@ class TokenManager:
             with attempt:
                 try:
                     return self.oauth.refresh(refresh_token, attempts=1)
-                except (RequestTimeout, ServerError):
+                except (RequestTimeout, ServerError) as exc:
                     # The request may have reached Revizto and rotated the token: a refusal
                     # of the retry then means the rotation was lost, not that it expired.
                     spend.uncertain = True
+                    if isinstance(exc, ServerError):
+                        spend.server_errors += 1
                     raise
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    def _enter_reauth(self, refused: str, reason: str, detail: str, message: str) -> None:
-        """Flag re-auth for the credential whose refresh token `refused` was refused ("" for
-        none); logs the operator's line once, by whoever raised the flag."""
-        if self.store.enter_reauth(refused, reason, detail):
+    # -- refusals --------------------------------------------------------------------------
+
+    def _refused(
+        self, trigger: str, state: TokenState, reason: FailureReason, detail: str
+    ) -> TokenState:
+        """Revizto refused `state`'s refresh token: re-auth, unless it was already replaced
+        (then the refusal was a lost race and the newer credential is the answer)."""
+        if self._enter_reauth(state, reason, detail, LOG_REAUTH) is ReauthOutcome.MOVED_ON:
+            return self._stored()
+        self.metrics.failed(trigger, reason)
+        raise ReauthRequired(reason, detail)
+
+    def _failing_for(self, state: TokenState, snapshot: Snapshot) -> Failing | None:
+        failing = snapshot.failing
+        if failing is None or failing.refresh_token_fp != fingerprint(state.refresh_token):
+            return None  # none, or about a credential since replaced
+        return failing
+
+    def _ambiguous_failure(
+        self,
+        trigger: str,
+        state: TokenState,
+        failing: Failing | None,
+        spend: _Spend,
+        error: ServerError,
+    ) -> TokenState:
+        """An HTTP 5xx from the token endpoint: a failing server or a corrupt token. Record
+        it, back off, and declare the token dead only when it persisted while the rest of
+        Revizto answers."""
+        now = self._clock()
+        failing = self._next_failing(state, failing, spend.server_errors, now)
+        self.store.record_failing(failing)
+        if self._looks_dead(failing, state, now):
+            detail = (
+                f"the token endpoint answered HTTP {error.http_status} to {failing.requests} "
+                f"refresh requests over {now - failing.first_at:.0f}s while Revizto's other "
+                "endpoints answered"
+            )
+            return self._refused(trigger, state, FailureReason.REFRESH_FAILING, detail)
+        self.metrics.failed(trigger, FailureReason.SERVER_ERROR)
+        log.error(
+            "token refresh failed reason=%s error=%s generation=%d failing_requests=%d "
+            "next_attempt_in_s=%.1f; keeping current tokens",
+            FailureReason.SERVER_ERROR,
+            error,
+            state.generation,
+            failing.requests,
+            failing.next_at - now,
+        )
+        raise TokenUnavailable(FailureReason.SERVER_ERROR, max(1.0, failing.next_at - now))
+
+    def _next_failing(
+        self, state: TokenState, failing: Failing | None, requests: int, now: float
+    ) -> Failing:
+        """One more failed round. The first retry may follow at once (a blip passes); then
+        the pause doubles from an eighth of TOKEN_REFRESH_FAILING_SECONDS, so the window is
+        crossed in a handful of requests however often callers ask."""
+        if failing is None:
+            failing = Failing(fingerprint(state.refresh_token), 0, 0, now, now)
+        rounds = failing.rounds + 1
+        window = self.settings.refresh_failing_seconds
+        pause = 0.0 if rounds == 1 else min(window, window / 8 * 2 ** (rounds - 2))
+        return Failing(
+            refresh_token_fp=failing.refresh_token_fp,
+            requests=failing.requests + max(1, requests),
+            rounds=rounds,
+            first_at=failing.first_at,
+            next_at=now + pause,
+        )
+
+    def _looks_dead(self, failing: Failing, state: TokenState, now: float) -> bool:
+        persisted = (
+            failing.requests >= self.settings.refresh_failing_attempts
+            and now - failing.first_at >= self.settings.refresh_failing_seconds
+        ) or failing.requests >= defaults.MAX_REFUSED_REQUESTS
+        if not persisted:
+            return False
+        if self._revizto_answers(state.access_token):
+            return True
+        log.warning(
+            "token endpoint keeps failing but Revizto's other endpoints do not answer either "
+            "failing_requests=%d; waiting for Revizto rather than declaring the token dead",
+            failing.requests,
+        )
+        return False
+
+    def _enter_reauth(
+        self, refused: TokenState | None, reason: FailureReason, detail: str, message: str
+    ) -> ReauthOutcome:
+        """Flag re-auth for the credential `refused` (None: there is none); logs the
+        operator's line once, by whoever raised the flag."""
+        outcome = self.store.enter_reauth(refused, reason, detail)
+        if outcome is ReauthOutcome.RAISED:
             log.error("%s reason=%s detail=%s", message, reason, detail)
-        else:
-            log.warning("refusal of a credential no longer stored ignored reason=%s", reason)
+        elif outcome is ReauthOutcome.MOVED_ON:
+            log.warning(
+                "refusal of a refresh token that was already replaced ignored reason=%s "
+                "refresh_token=%s; a lost race, not a revocation",
+                reason,
+                fingerprint(refused.refresh_token if refused else ""),
+            )
+        return outcome
 
     def _mirror(self, state: TokenState, *, clear_api_key: bool = False) -> None:
         try:
@@ -573,5 +753,5 @@ class _RedisLockWait:
         manager = self._manager
         manager.metrics.lock_wait.observe(time.monotonic() - started)
         if self._trigger != "bootstrap":
-            manager.metrics.failed(self._trigger, "lock_timeout")
-        raise TokenUnavailable("lock_timeout", retry_after=1.0)
+            manager.metrics.failed(self._trigger, FailureReason.LOCK_TIMEOUT)
+        raise TokenUnavailable(FailureReason.LOCK_TIMEOUT, retry_after=1.0)

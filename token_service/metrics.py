@@ -15,21 +15,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from token_service.reasons import REFRESH_FAILURES, FailureReason
+from token_service.sealing import SealingProblem
 from token_service.state import TokenStore
 
 log = logging.getLogger(__name__)
 
-# Bounded label values: a failure reason is always one of these.
-FAILURE_REASONS = (
-    "refresh_token_expired",
-    "rotation_lost",
-    "network",
-    "timeout",
-    "rate_limited",
-    "server_error",
-    "invalid_response",
-    "lock_timeout",
-)
 TRIGGERS = ("proactive", "reactive", "bootstrap")
 OUTCOMES = ("success", "failure")
 
@@ -70,20 +61,25 @@ class TokenMetrics:
         for trigger in TRIGGERS:
             for outcome in OUTCOMES:
                 self.refreshes.labels(trigger=trigger, outcome=outcome)
-        for reason in FAILURE_REASONS:
-            self.failures.labels(reason=reason)
+        for reason in REFRESH_FAILURES:
+            self.failures.labels(reason=reason.value)
 
-    def failed(self, trigger: str, reason: str) -> None:
-        assert reason in FAILURE_REASONS, reason
+    def failed(self, trigger: str, reason: FailureReason) -> None:
+        if reason not in REFRESH_FAILURES:
+            # A bounded label set is what keeps the series count fixed; an unexpected
+            # reason is a programming error, but not one worth failing a refresh over.
+            log.error("refresh failure with an unexpected reason=%s; not counted", reason)
+            return
         self.refreshes.labels(trigger=trigger, outcome="failure").inc()
-        self.failures.labels(reason=reason).inc()
+        self.failures.labels(reason=reason.value).inc()
 
 
 class CredentialCollector(Collector):
     """Gauges of the shared credential, read from Redis on every scrape."""
 
-    def __init__(self, store: TokenStore) -> None:
+    def __init__(self, store: TokenStore, credential_max_age_seconds: float) -> None:
         self._store = store
+        self._max_age = credential_max_age_seconds
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         readable = GaugeMetricFamily(
@@ -92,7 +88,7 @@ class CredentialCollector(Collector):
         )
         try:
             snapshot = self._store.snapshot()
-        except redis.RedisError as exc:
+        except (redis.RedisError, SealingProblem) as exc:
             log.warning("metrics scrape cannot read token state error=%s", type(exc).__name__)
             readable.add_metric([], 0)
             yield readable
@@ -103,6 +99,13 @@ class CredentialCollector(Collector):
             "revizto_token_reauth_required",
             "1 while a human must install new Revizto credentials.",
             value=1 if snapshot.reauth is not None else 0,
+        )
+        # Configuration, exported so the credential-age alert needs no threshold of its own.
+        yield GaugeMetricFamily(
+            "revizto_credential_max_age_seconds",
+            "How long a credential chain is assumed to last from its installation "
+            "(TOKEN_CREDENTIAL_MAX_AGE_DAYS).",
+            value=self._max_age,
         )
         state = snapshot.state
         if state is None:
@@ -117,6 +120,13 @@ class CredentialCollector(Collector):
             "Seconds since the refresh token was last issued or successfully used.",
             value=max(0.0, time.time() - state.refresh_token_issued_at),
         )
+        if state.installed_at > 0:
+            yield GaugeMetricFamily(
+                "revizto_credential_installed_timestamp_seconds",
+                "When a person last installed the credential (access code or refresh "
+                "token), unix seconds; rotations keep it.",
+                value=state.installed_at,
+            )
         yield GaugeMetricFamily(
             "revizto_token_generation",
             "Generation of the current token pair (bumped by every rotation).",

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from service_common.auth import bearer_token, matches_any
 from service_common.problems import problem
 from service_common.validation import parse_body
+from token_service.credential_age import credential_age
 from token_service.manager import TokenManager
 from token_service.runtime import Runtime
 from token_service.schemas import CredentialsRequest, RefreshRequest
@@ -69,9 +70,10 @@ def put_credentials() -> Response:
     manager = _manager()
     if body.access_code is not None:
         state = manager.install_access_code(body.access_code)
-    else:
-        assert body.refresh_token is not None
-        state = manager.install_refresh_token(body.refresh_token, body.access_token)
+    elif body.refresh_token is not None:
+        state = manager.install_refresh_token(body.refresh_token)
+    else:  # the schema requires one of the two; kept for type narrowing
+        return problem(422, "No credential", problem_type="invalid-request")
     return jsonify(
         {"generation": state.generation, "expires_at": state.expires_at, "reauth_required": False}
     )
@@ -88,6 +90,7 @@ def credential() -> Response:
     now = time.time()
     return jsonify(
         {
+            **credential_age(state, runtime.settings.credential_max_age_days, now),
             "installed": state is not None,
             "generation": state.generation if state else None,
             "access_token_expires_at": state.expires_at if state else None,

@@ -21,6 +21,8 @@ class CredentialsRequest(BaseModel):
     # Real codes and tokens are a few hundred to a couple of thousand characters.
     access_code: StrictStr | None = Field(default=None, min_length=8, max_length=MAX_TOKEN_LENGTH)
     refresh_token: StrictStr | None = Field(default=None, min_length=8, max_length=MAX_TOKEN_LENGTH)
+    # Accepted for compatibility and ignored: the refresh token is tried before it is
+    # installed, and that refresh returns a fresh access token.
     access_token: StrictStr | None = Field(default=None, min_length=8, max_length=MAX_TOKEN_LENGTH)
 
     @model_validator(mode="after")

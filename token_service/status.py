@@ -12,6 +12,7 @@ from revizto.errors import ReviztoError
 from revizto.retry import RetryPolicy
 from revizto.tokens import StaticTokenProvider
 from revizto.transport import Timeouts
+from token_service.credential_age import credential_age
 from token_service.runtime import Runtime
 
 # Exit codes, so cron jobs and healthchecks can branch without parsing JSON.
@@ -40,6 +41,7 @@ def credential_status(runtime: Runtime) -> tuple[dict[str, Any], int]:
         report["refresh_token_age_seconds"] = (
             round(now - state.refresh_token_issued_at, 1) if state and state.refresh_token else None
         )
+        report.update(credential_age(state, runtime.settings.credential_max_age_days, now))
         report["reauth_required"] = snapshot.reauth is not None
         report["reauth_reason"] = snapshot.reauth.reason if snapshot.reauth else None
         report["reauth_since"] = snapshot.reauth.since if snapshot.reauth else None

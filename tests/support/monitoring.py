@@ -46,6 +46,7 @@ TOKEN_ALERTS = (
     "ReviztoAccessTokenNearExpiry",
     "ReviztoRefreshTokenStale",
     "ReviztoTokenPersistFailing",
+    "ReviztoCredentialAgeHigh",
 )
 REQUIRED_ALERTS = (
     *TOKEN_ALERTS,

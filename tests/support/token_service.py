@@ -129,6 +129,23 @@ class TokenServiceProcess:
         self.process.stop()
 
 
+def run_token_service(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m token_service ARGS` to its end, with `env` on top of this process's
+    (a value of "" removes the variable)."""
+    merged = {**os.environ, **env}
+    for name in [name for name, value in env.items() if value == ""]:
+        merged.pop(name)
+    return subprocess.run(
+        [sys.executable, "-m", "token_service", *args],
+        cwd=REPO_ROOT,
+        env=merged,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def new_secret() -> str:
     return secrets.token_urlsafe(24)
 
