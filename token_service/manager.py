@@ -55,6 +55,7 @@ from service_common.redaction import fingerprint
 from token_service import defaults
 from token_service.appsettings import AppSettingsFile, AppSettingsInvalid
 from token_service.config import Settings
+from token_service.failing import FailingPolicy
 from token_service.lock import RefreshLock
 from token_service.metrics import TokenMetrics
 from token_service.reasons import FailureReason
@@ -143,6 +144,9 @@ class TokenManager:
         self.metrics = metrics
         # Asked only when an ambiguous refusal persisted: does the rest of Revizto answer?
         self._revizto_answers = revizto_answers
+        self._failing_policy = FailingPolicy(
+            settings.refresh_failing_attempts, settings.refresh_failing_seconds
+        )
         self._clock = clock
         # One refresh per generation in this process; replicas meet at the Redis lock.
         self._refreshes: SingleFlight[TokenState] = SingleFlight("refresh")
@@ -609,7 +613,9 @@ class TokenManager:
         it, back off, and declare the token dead only when it persisted while the rest of
         Revizto answers."""
         now = self._clock()
-        failing = self._next_failing(state, failing, spend.server_errors, now)
+        failing = self._failing_policy.after_round(
+            failing, fingerprint(state.refresh_token), spend.server_errors, now
+        )
         self.store.record_failing(failing)
         if self._looks_dead(failing, state, now):
             detail = (
@@ -630,31 +636,8 @@ class TokenManager:
         )
         raise TokenUnavailable(FailureReason.SERVER_ERROR, max(1.0, failing.next_at - now))
 
-    def _next_failing(
-        self, state: TokenState, failing: Failing | None, requests: int, now: float
-    ) -> Failing:
-        """One more failed round. The first retry may follow at once (a blip passes); then
-        the pause doubles from an eighth of TOKEN_REFRESH_FAILING_SECONDS, so the window is
-        crossed in a handful of requests however often callers ask."""
-        if failing is None:
-            failing = Failing(fingerprint(state.refresh_token), 0, 0, now, now)
-        rounds = failing.rounds + 1
-        window = self.settings.refresh_failing_seconds
-        pause = 0.0 if rounds == 1 else min(window, window / 8 * 2 ** (rounds - 2))
-        return Failing(
-            refresh_token_fp=failing.refresh_token_fp,
-            requests=failing.requests + max(1, requests),
-            rounds=rounds,
-            first_at=failing.first_at,
-            next_at=now + pause,
-        )
-
     def _looks_dead(self, failing: Failing, state: TokenState, now: float) -> bool:
-        persisted = (
-            failing.requests >= self.settings.refresh_failing_attempts
-            and now - failing.first_at >= self.settings.refresh_failing_seconds
-        ) or failing.requests >= defaults.MAX_REFUSED_REQUESTS
-        if not persisted:
+        if not self._failing_policy.persisted(failing, now):
             return False
         if self._revizto_answers(state.access_token):
             return True
