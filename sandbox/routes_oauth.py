@@ -36,6 +36,7 @@ oauth = Blueprint("oauth", __name__)
 @oauth.route("/v5/oauth2", methods=["POST", "GET"])
 def token() -> Response:
     state = current_state()
+    state.stats.token_request()
     grant_type, secret = _grant()
     if state.faults.take_hang("token"):
         return hang(request.environ)

@@ -20,6 +20,7 @@ class Stats:
             "refresh_token": {"ok": 0, "rejected": 0, "aborted": 0},
         }
         self._malformed = 0
+        self._token_requests = 0
         self._data_requests = 0
         self._responses = {"401": 0, "429": 0, "5xx": 0}
         self._peak = self._in_flight
@@ -35,6 +36,12 @@ class Stats:
         """Count a token-endpoint outcome: ok, rejected or aborted."""
         with self._lock:
             self._grants[grant_type][outcome] += 1
+
+    def token_request(self) -> None:
+        """A request reached the token endpoint (counted before any fault or delay, so a
+        test knows a caller's request is in, and may now kill the caller)."""
+        with self._lock:
+            self._token_requests += 1
 
     def malformed(self) -> None:
         with self._lock:
@@ -69,6 +76,7 @@ class Stats:
                     "authorization_code": dict(self._grants["authorization_code"]),
                     "refresh_token": dict(self._grants["refresh_token"]),
                     "malformed": self._malformed,
+                    "requests": self._token_requests,
                 },
                 "data_requests": self._data_requests,
                 "responses_401": self._responses["401"],

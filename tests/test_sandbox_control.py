@@ -42,6 +42,7 @@ def test_stats_count_grants_data_requests_and_error_responses(sandbox: SandboxPr
             "authorization_code": {"ok": 1, "rejected": 0},
             "refresh_token": {"ok": 1, "rejected": 1, "aborted": 0},
             "malformed": 0,
+            "requests": 3,
         },
         "data_requests": 5,
         "responses_401": 1,

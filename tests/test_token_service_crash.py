@@ -10,7 +10,7 @@ import threading
 import redis
 import requests
 
-from tests.support.sandbox import SandboxFactory
+from tests.support.sandbox import SandboxFactory, SandboxProcess
 from tests.support.token_service import StartService, TokenServiceProcess, token
 from tests.support.waiting import wait_until
 
@@ -27,6 +27,10 @@ def report_rejection_in_background(service: TokenServiceProcess, generation: int
     threading.Thread(target=call, daemon=True).start()
 
 
+def token_requests(sandbox: SandboxProcess) -> int:
+    return int(sandbox.stats()["token_endpoint"]["requests"])
+
+
 def test_killed_before_revizto_rotated_the_other_replica_carries_on(
     sandbox_factory: SandboxFactory, start_service: StartService, redis_url: str
 ) -> None:
@@ -36,8 +40,11 @@ def test_killed_before_revizto_rotated_the_other_replica_carries_on(
     # Given a token endpoint that waits 2.5 s before it rotates anything
     sandbox.set_faults(token_latency_ms=2500, token_latency_phase="before")
     store = redis.Redis.from_url(redis_url)
+    sent = token_requests(sandbox)
     report_rejection_in_background(doomed, generation)
     wait_until(lambda: store.exists(INFLIGHT_KEY), timeout=10, what="refresh in flight")
+    # (the record is written just before the request: wait until Revizto has it)
+    wait_until(lambda: token_requests(sandbox) > sent, timeout=10, what="request at Revizto")
 
     # When the refreshing process dies mid-request
     doomed.kill()
