@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import redis
 from flask import Flask, Response, request
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from jobs.dispatch import QUEUE
+from service_common.rate_limit import WAIT_BUCKETS
 
 # Anyone can send any verb; only these become label values.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -50,3 +51,22 @@ def install_metrics(app: Flask, registry: CollectorRegistry, client: redis.Redis
         method = request.method if request.method in KNOWN_METHODS else "other"
         requests_total.labels(route=route, method=method, status=str(response.status_code)).inc()
         return response
+
+
+def rate_limit_observers(
+    registry: CollectorRegistry,
+) -> tuple[Callable[[float], None], Callable[[], None]]:
+    """The API's share of the cluster-wide rate limit: slot waits and throttling replies,
+    under the same names as the workers' (service_common/rate_limit.py)."""
+    wait = Histogram(
+        "revizto_rate_limit_wait_seconds",
+        "Time a request to Revizto waited for its slot of the cluster-wide rate limit.",
+        buckets=WAIT_BUCKETS,
+        registry=registry,
+    )
+    throttled = Counter(
+        "revizto_rate_limited_responses",
+        "Throttling replies from Revizto (HTTP 429 or result -2300).",
+        registry=registry,
+    )
+    return wait.observe, throttled.inc

@@ -7,6 +7,7 @@ from flask import current_app
 
 from api.settings import ApiSettings
 from revizto.client import ReviztoClient
+from service_common.rate_limit import ClusterRateLimit
 from token_service.client import TokenServiceProvider
 
 
@@ -22,4 +23,6 @@ def revizto_client() -> ReviztoClient:
     if base_url is None:
         tokens.current_token()
         base_url = tokens.base_url or ""
-    return ReviztoClient(base_url, tokens)
+    # The API's requests take their slots from the same cluster-wide limit as the workers'.
+    gate: ClusterRateLimit | None = current_app.extensions["revizto_gate"]
+    return ReviztoClient(base_url, tokens, gate=gate)

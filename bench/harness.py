@@ -15,6 +15,7 @@ from tests.support.sandbox import SandboxProcess
 from tests.support.token_service import TokenServiceProcess, new_secret, write_appsettings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+TOKEN_ROUTES = ("/v1/token", "/v1/token/refresh")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,17 @@ def token_services(
     finally:
         for service in services:
             service.stop()
+
+
+def token_service_calls(service: TokenServiceProcess) -> float:
+    """Calls of the token routes, whatever their status, from the token service's metrics."""
+    total = 0.0
+    for line in service.metrics_text().splitlines():
+        if line.startswith("revizto_token_service_requests_total{") and any(
+            f'route="{route}"' in line for route in TOKEN_ROUTES
+        ):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def report(name: str, rows: Sequence[tuple[str, str]], data: dict[str, Any]) -> None:

@@ -22,6 +22,8 @@ CLIENTS = 32
 DURATION_S = 5.0
 STORM_CALLERS = 200
 TOKEN_LATENCY_MS = 200
+# The storm's token lives this long, so the bench can wait for the moment it expires.
+STORM_TOKEN_LIFETIME_S = 3
 
 
 def _hammer(call: Callable[[], None], clients: int, duration_s: float) -> tuple[Latencies, float]:
@@ -100,14 +102,18 @@ def storm() -> None:
     with (
         workdir() as tmp,
         redis_server() as server,
-        sandbox(tmp) as fake,
+        sandbox(tmp, token_lifetime=STORM_TOKEN_LIFETIME_S) as fake,
         token_services(2, tmp, server.url(), fake, **long_wait) as services,
     ):
         assert services[0].get_token().ok
-        # A refresh token with no access token: every caller finds the token expired.
+        # Installing a refresh token spends it at once (the service tries it before it
+        # keeps it), so the storm waits instead for the installed token to expire: then
+        # every caller finds it expired at the same moment.
         fresh = fake.exchange_code()
-        assert services[0].put_credentials({"refresh_token": fresh["refresh_token"]}).ok
+        installed = services[0].put_credentials({"refresh_token": fresh["refresh_token"]})
+        assert installed.ok, installed.text
         fake.set_faults(token_latency_ms=TOKEN_LATENCY_MS)
+        time.sleep(max(0.0, float(installed.json()["expires_at"]) - time.time() + 0.2))
         fake.reset_stats()
         barrier = threading.Barrier(STORM_CALLERS)
 

@@ -165,6 +165,9 @@ def run_locally(args: argparse.Namespace) -> int:
             "API_BIND": f"127.0.0.1:{ports['api']}",
             "EXPORT_DIR": str(run_dir / "exports"),
             "WORKER_METRICS_BIND": f"127.0.0.1:{ports['worker_metrics']}",
+            # The sandbox is local and unlimited: a brisk pace, still through the limiter.
+            "REVIZTO_RATE_LIMIT_RPS": "100",
+            "REVIZTO_RATE_LIMIT_BURST": "20",
         }
         launcher.python("token_service", "token_service", env=env)
         launcher.python("api", "api", env=env)

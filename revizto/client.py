@@ -17,7 +17,7 @@ from revizto.errors import InvalidResponse, TokenRejected
 from revizto.pagination import Page, iter_entity_pages, iter_paged, parse_entities
 from revizto.retry import RetryPolicy
 from revizto.tokens import TokenProvider
-from revizto.transport import RequestObserver, Timeouts, Transport
+from revizto.transport import RequestGate, RequestObserver, Timeouts, Transport
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,12 @@ class ReviztoClient:
         timeouts: Timeouts | None = None,
         retry_policy: RetryPolicy | None = None,
         observer: RequestObserver | None = None,
+        gate: RequestGate | None = None,
         transport: Transport | None = None,
         issue_additional_fields: Sequence[str] = DEFAULT_ISSUE_ADDITIONAL_FIELDS,
     ) -> None:
         self.transport = transport or Transport(
-            base_url, timeouts=timeouts, retry_policy=retry_policy, observer=observer
+            base_url, timeouts=timeouts, retry_policy=retry_policy, observer=observer, gate=gate
         )
         self.tokens = tokens
         self.issue_additional_fields = tuple(issue_additional_fields)

@@ -2,6 +2,8 @@
 
 Every request goes through `Transport.send`, so no call can forget its timeout, and every
 transport failure becomes a NetworkError or RequestTimeout that the retry policy knows.
+An optional RequestGate paces the requests (the cluster-wide rate limit) and hears about
+every throttling reply, so that one worker's 429 slows down all of them.
 """
 
 from __future__ import annotations
@@ -9,13 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from revizto.envelope import retry_after_seconds, unwrap
-from revizto.errors import NetworkError, RequestTimeout
+from revizto.errors import NetworkError, RateLimited, RequestTimeout
 from revizto.retry import RetryPolicy
 from revizto.version import __version__
 
@@ -28,6 +30,17 @@ DEFAULT_READ_TIMEOUT = 60.0
 # Called after every attempt with (endpoint name, status label, seconds); the status label
 # is the HTTP status as text, or "network" / "timeout" when there was no reply.
 RequestObserver = Callable[[str, str, float], None]
+
+
+class RequestGate(Protocol):
+    """Decides when a request may go (service_common/rate_limit.py is the real one)."""
+
+    def before_request(self) -> None:
+        """Block until this request may be sent; never raises for the gate's own trouble."""
+
+    def rate_limited(self, retry_after: float | None) -> None:
+        """Revizto throttled a request (HTTP 429 or result -2300), asking for `retry_after`
+        seconds of quiet (None: it did not say)."""
 
 
 @dataclass(frozen=True)
@@ -69,12 +82,14 @@ class Transport:
         retry_policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
         observer: RequestObserver | None = None,
+        gate: RequestGate | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts or Timeouts()
         self.retry_policy = retry_policy or RetryPolicy()
         self.session = session or new_session()
         self._observer = observer
+        self._gate = gate
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -89,8 +104,11 @@ class Transport:
         form: Mapping[str, str] | None = None,
         bearer: str | None = None,
     ) -> RawReply:
-        """One attempt. Transport failures become NetworkError / RequestTimeout."""
+        """One attempt, after the gate lets it go. Transport failures become NetworkError /
+        RequestTimeout."""
         headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else None
+        if self._gate is not None:
+            self._gate.before_request()
         started = time.monotonic()
         try:
             response = self.session.request(
@@ -128,7 +146,16 @@ class Transport:
     ) -> Any:
         """GET an envelope once and return its `data`; failures are classified errors."""
         reply = self.send("GET", path, endpoint=endpoint, params=params, bearer=bearer)
-        return unwrap(reply.status, reply.content, endpoint=endpoint, retry_after=reply.retry_after)
+        try:
+            return unwrap(
+                reply.status, reply.content, endpoint=endpoint, retry_after=reply.retry_after
+            )
+        except RateLimited as exc:
+            # Told here, after classification, so that result -2300 in an HTTP 200 counts
+            # as much as a 429.
+            if self._gate is not None:
+                self._gate.rate_limited(exc.retry_after)
+            raise
 
     def get_data(
         self,

@@ -253,10 +253,10 @@ def test_a_refusal_of_a_token_already_replaced_is_a_lost_race_not_a_revocation(
 def test_a_caller_joining_a_refresh_that_outlasts_its_wait_hears_refresh_in_progress(
     sandbox: SandboxProcess, redis_url: str, tmp_path: Path
 ) -> None:
-    manager = build_manager(sandbox, redis_url, tmp_path, clock=Clock(), lock_wait=0.3)
+    manager = build_manager(sandbox, redis_url, tmp_path, clock=Clock(), lock_wait=1.0)
     generation = manager.get_token().generation
-    sandbox.set_faults(token_latency_ms=2500)
-    # The first caller starts the refresh (and, waiting only 1.3 s itself, gives up too)
+    sandbox.set_faults(token_latency_ms=6000)
+    # The first caller starts the refresh (and, waiting only 2 s itself, gives up too)
     first = threading.Thread(target=_ignore_unavailable, args=(manager, generation))
     first.start()
     client = redis.Redis.from_url(redis_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from revizto.errors import (
     AccessCodeRejected,
@@ -31,6 +31,15 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(routes.bp)
     app.register_blueprint(health.bp)
     register_error_handlers(app)
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        # Only the /v1 routes, by rule template: the label set stays bounded.
+        rule = request.url_rule.rule if request.url_rule is not None else ""
+        if rule.startswith("/v1/"):
+            runtime.metrics.requests.labels(route=rule, status=str(response.status_code)).inc()
+        return response
+
     return app
 
 

@@ -57,6 +57,13 @@ class TokenMetrics:
             "Failed writes of appsettings.json (the service carries on from Redis).",
             registry=registry,
         )
+        # How often workers and the API ask (they cache the token until `refresh_at`).
+        self.requests = Counter(
+            "revizto_token_service_requests",
+            "Calls of the token service's /v1 API, by route template and HTTP status.",
+            ["route", "status"],
+            registry=registry,
+        )
         # Zero-initialise every bounded series so alerts see 0, not "no data".
         for trigger in TRIGGERS:
             for outcome in OUTCOMES:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from service_common.rate_limit import WAIT_BUCKETS
+
 EXPORT_JOBS = Counter(
     "revizto_export_jobs",
     "Export jobs finished, by outcome (succeeded, partially_succeeded, failed, cancelled).",
@@ -53,3 +55,15 @@ WEBHOOK_DELIVERIES = Counter(
 UNITS_REQUEUED.labels(reason="stalled")
 for _outcome in ("delivered", "retrying", "failed"):
     WEBHOOK_DELIVERIES.labels(outcome=_outcome)
+
+# The cluster-wide rate limit (service_common/rate_limit.py): how long requests waited for
+# their slot, and how often Revizto throttled us anyway (HTTP 429 or result -2300).
+RATE_LIMIT_WAIT = Histogram(
+    "revizto_rate_limit_wait_seconds",
+    "Time a request to Revizto waited for its slot of the cluster-wide rate limit.",
+    buckets=WAIT_BUCKETS,
+)
+RATE_LIMITED = Counter(
+    "revizto_rate_limited_responses",
+    "Throttling replies from Revizto (HTTP 429 or result -2300).",
+)

@@ -88,6 +88,16 @@ class ManagedProcess:
         self._log.close()
 
 
+def terminate(popen: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s; reaped either way."""
+    popen.terminate()
+    try:
+        popen.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait()
+
+
 def python_module(module: str, *args: str) -> list[str]:
     """argv running `python -m module args...` with this interpreter."""
     return [sys.executable, "-m", module, *args]

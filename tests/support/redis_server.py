@@ -11,6 +11,7 @@ from pathlib import Path
 import redis
 
 from tests.support.ports import free_port
+from tests.support.processes import terminate
 from tests.support.waiting import wait_until
 
 
@@ -58,13 +59,15 @@ class PrivateRedis:
         self._terminate()
         self._popen = self._start()
 
+    def down(self) -> None:
+        """An outage: stop answering until `up` starts the server again on the same port."""
+        self._terminate()
+
+    def up(self) -> None:
+        self._popen = self._start()
+
     def _terminate(self) -> None:
-        self._popen.terminate()
-        try:
-            self._popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._popen.kill()
-            self._popen.wait()
+        terminate(self._popen)
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
