@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import redis
 from flask import Flask, Response
@@ -12,14 +13,15 @@ from werkzeug.routing import BaseConverter
 from api import credential, exports, health, openapi, projects
 from api.enqueue import task_dispatcher
 from api.idempotency import IdempotencyStore
-from api.metrics import install_metrics
+from api.metrics import install_metrics, rate_limit_observers
 from api.settings import ApiSettings
-from jobs.files import ExportFiles
 from jobs.layout import JOB_ID
+from jobs.storage import StorageUnavailable, open_storage
 from jobs.store import JobStore
 from revizto.errors import ReviztoError, TransientError
 from service_common.error_handlers import register_common_error_handlers
 from service_common.problems import problem
+from service_common.rate_limit import cluster_rate_limit
 from token_service.client import ReauthRequired
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,15 @@ def create_app(settings: ApiSettings) -> Flask:
     app.extensions["redis"] = client
     app.extensions["jobs"] = JobStore(client)
     app.extensions["idempotency"] = IdempotencyStore(client)
-    app.extensions["files"] = ExportFiles(settings.export_dir)
+    # The export files: EXPORT_STORAGE_URL's bucket, or folders under EXPORT_DIR.
+    app.extensions["storage"] = open_storage(settings.storage_url, settings.export_dir, os.environ)
     app.extensions["dispatcher"] = task_dispatcher(settings.redis_url)
     app.extensions["metrics_registry"] = registry
+    on_wait, on_throttled = rate_limit_observers(registry)
+    # One gate for the process: every request thread shares its local fallback schedule.
+    app.extensions["revizto_gate"] = cluster_rate_limit(
+        settings.redis_url, settings.rate_limit, on_wait=on_wait, on_throttled=on_throttled
+    )
 
     app.register_blueprint(exports.bp)
     app.register_blueprint(projects.bp)
@@ -68,6 +76,17 @@ def register_error_handlers(app: Flask) -> None:
             problem_type="reauth-required",
             detail="The shared Revizto credential needs a new access code (see the README).",
             reason=exc.reason,
+        )
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(exc: StorageUnavailable) -> Response:
+        log.error("export storage unavailable error=%s", exc)
+        return problem(
+            503,
+            "Export storage unavailable",
+            problem_type="storage-unavailable",
+            detail="The storage of the export files did not answer; retry shortly.",
+            headers={"Retry-After": "5"},
         )
 
     @app.errorhandler(TransientError)

@@ -6,18 +6,20 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.wrappers import Response as BaseResponse
 
+from api import downloads
 from api.auth import caller, protect
 from api.idempotency import MAX_KEY_LENGTH, IdempotencyConflict, IdempotencyStore
 from api.models import JobList, dump
 from api.settings import ApiSettings
 from jobs.dispatch import Dispatcher
-from jobs.files import ExportFiles
 from jobs.layout import JOB_ID, MANIFEST_NAME
 from jobs.model import Job
 from jobs.request import ExportRequest
 from jobs.states import JobState
+from jobs.storage import ExportStorage
 from jobs.store import JobNotFound, JobStore
 from jobs.view import job_summary, job_view
 from service_common.problems import problem
@@ -29,7 +31,6 @@ bp = protect(Blueprint("exports", __name__, url_prefix="/v1"))
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-MEDIA_TYPES = {".ndjson": "application/x-ndjson", ".json": "application/json", ".csv": "text/csv"}
 
 
 def _jobs() -> JobStore:
@@ -42,9 +43,9 @@ def _dispatcher() -> Dispatcher:
     return dispatcher
 
 
-def _files() -> ExportFiles:
-    files: ExportFiles = current_app.extensions["files"]
-    return files
+def _storage() -> ExportStorage:
+    storage: ExportStorage = current_app.extensions["storage"]
+    return storage
 
 
 def _job_or_404(job_id: str) -> Job | Response:
@@ -260,36 +261,26 @@ def delete(job_id: str) -> Response:
     # A running job is cancelled first, so its workers stop at their next page.
     _jobs().stop(job_id, JobState.CANCELLED)
     _jobs().delete(job_id)
-    _files().delete(job_id)
+    _storage().delete(job_id)
     log.info("export deleted job=%s by=%s", job_id, caller().name)
     return Response(status=204)
 
 
 @bp.get("/exports/<job_id:job_id>/files/<name>")
-def download(job_id: str, name: str) -> Response:
+def download(job_id: str, name: str) -> BaseResponse:
     job = _job_or_404(job_id)
     if isinstance(job, Response):
         return job
     listed = {f.name for f in job.files}
     if job.state.finished:
         listed.add(MANIFEST_NAME)
-    path = _files().existing(job_id, name) if name in listed else None
-    if path is None:
+    stored = _storage().stat(job_id, name) if name in listed else None
+    if stored is None:
         return problem(
             404,
             "File not found",
             problem_type="file-not-found",
             detail=f"no file {name!r} in this export",
         )
-    response = send_file(
-        path,
-        mimetype=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
-        as_attachment=True,
-        download_name=name,
-        conditional=True,
-        etag=True,
-    )
-    if response.status_code == 416:
-        # RFC 9110 §15.5.17: say how long the file is, so the client can ask again.
-        response.headers["Content-Range"] = f"bytes */{path.stat().st_size}"
-    return response
+    settings: ApiSettings = current_app.config["API_SETTINGS"]
+    return downloads.serve(_storage(), job_id, stored, settings.download_mode)

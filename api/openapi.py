@@ -195,9 +195,17 @@ OPERATIONS = [
         "/v1/exports/{job_id}/files/{name}",
         "get",
         "downloadExportFile",
-        "Download one file of a job (ranges and conditional requests supported)",
+        "Download one file of a job (ranges and conditional requests supported), or be "
+        "redirected to it in object storage",
         {
             200: Answer("the file", None, FILE_TYPES),
+            302: Answer(
+                "the file is in object storage (EXPORT_DOWNLOAD_MODE=redirect): fetch it from "
+                "Location, a presigned URL valid for a few minutes, without this API's key",
+                None,
+                (),
+                headers={"Location": "the presigned URL of the file"},
+            ),
             206: Answer(
                 "the requested range", None, FILE_TYPES, headers={"Content-Range": "the range sent"}
             ),
@@ -210,7 +218,7 @@ OPERATIONS = [
                 (),
                 headers={"Content-Range": "bytes */<size>"},
             ),
-            503: STORE_DOWN,
+            503: problem("Redis (the job store) or the export files' storage is unreachable"),
         },
         parameters=[JOB_ID_PARAM, FILE_NAME_PARAM],
     ),

@@ -2,20 +2,24 @@
 
 1. Speed: a sandbox answering every request after 25 ms, 20 projects x 500 issues with
    comments. Wall time of the service with 1 and with 4 worker processes, side by side in
-   the same run with the naive sequential exporter (bench/naive_exporter.py).
+   the same run with the naive sequential exporter (bench/naive_exporter.py); and the
+   token service's calls per 1,000 Revizto requests (issue 13: at most 2).
 2. Memory: peak RSS (VmHWM) of the worker process that exports one project of 10,000 and
-   of 100,000 issues: streaming writers keep it flat.
+   of 100,000 issues: streaming writers keep it flat. `export_memory` writes to disk,
+   `export_memory_s3` to object storage (a moto_server, 8 MiB multipart parts).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.harness import redis_server, report, sandbox, workdir
+from bench.harness import redis_server, report, sandbox, token_service_calls, workdir
 from bench.naive_exporter import NaiveExporter
 from tests.support.exporter import ExporterStack
+from tests.support.moto_server import MotoServer
 
 LATENCY_MS = 25
 PROJECTS = 20
@@ -25,9 +29,14 @@ MEMORY_SIZES = (10_000, 100_000)
 
 
 def _service_export(
-    tmp: Path, redis_url: str, fake: Any, workers: int, body: dict[str, Any]
+    tmp: Path,
+    redis_url: str,
+    fake: Any,
+    workers: int,
+    body: dict[str, Any],
+    worker_env: dict[str, str] | None = None,
 ) -> tuple[float, dict[str, Any], ExporterStack]:
-    stack = ExporterStack(tmp, redis_url, fake, workers=workers)
+    stack = ExporterStack(tmp, redis_url, fake, workers=workers, worker_env=worker_env)
     started = time.perf_counter()
     job = stack.submit(body)
     done = stack.wait_finished(job["id"], timeout=3600)
@@ -49,13 +58,20 @@ def speed() -> None:
         for index, workers in enumerate(WORKER_COUNTS):
             run_dir = tmp / f"service-{workers}"
             run_dir.mkdir()
+            fake.reset_stats()
             elapsed, done, stack = _service_export(
                 run_dir, server.url(index + 1), fake, workers, {}
             )
+            # Issue 13: what the workers' token cache leaves for the token service.
+            token_calls = token_service_calls(stack.token_service)
+            requests_sent = fake.stats()["data_requests"]
             stack.stop()
             results[f"workers_{workers}"] = {
                 "seconds": elapsed,
                 "records": sum(done["progress"]["records"].values()),
+                "revizto_requests": requests_sent,
+                "token_service_calls": token_calls,
+                "token_calls_per_1000_requests": 1000 * token_calls / max(1, requests_sent),
             }
     baseline = results["naive"]["seconds"]
     rows = [
@@ -68,7 +84,8 @@ def speed() -> None:
             (
                 f"service, {workers} worker process(es)",
                 f"{run['seconds']:.1f} s ({run['records']} records), "
-                f"{baseline / run['seconds']:.1f}x faster",
+                f"{baseline / run['seconds']:.1f}x faster; token service "
+                f"{run['token_calls_per_1000_requests']:.2f} calls / 1,000 Revizto requests",
             )
         )
     report("export_speed", rows, results)
@@ -82,6 +99,18 @@ def _peak_rss_kib(pid: int) -> int:
 
 
 def memory() -> None:
+    _memory("export_memory", dict)
+
+
+def memory_s3() -> None:
+    moto = MotoServer()
+    try:
+        _memory("export_memory_s3", lambda: moto.env(moto.new_bucket()))
+    finally:
+        moto.stop()
+
+
+def _memory(name: str, storage_env: Callable[[], dict[str, str]]) -> None:
     results: dict[str, Any] = {}
     for size in MEMORY_SIZES:
         with (
@@ -90,7 +119,7 @@ def memory() -> None:
             sandbox(tmp, projects=1, issues_per_project=size, comments_per_issue=0) as fake,
         ):
             elapsed, done, stack = _service_export(
-                tmp, server.url(), fake, 1, {"resources": ["issues"]}
+                tmp, server.url(), fake, 1, {"resources": ["issues"]}, storage_env()
             )
             (child,) = stack.workers[0].pool_pids()
             peak = _peak_rss_kib(child)
@@ -109,4 +138,4 @@ def memory() -> None:
         )
         for size, r in ((int(k), v) for k, v in results.items())
     ]
-    report("export_memory", rows, results)
+    report(name, rows, results)

@@ -4,12 +4,12 @@ redelivery rewrites the same rows instead of duplicating them."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from sqlalchemy import Engine, String, Table
 
@@ -28,7 +28,8 @@ BATCH_ROWS = 500
 @dataclass(frozen=True)
 class ExportedFile:
     resource: str  # as in the file entry: issues, deleted_issues, license_members, ...
-    path: Path
+    # Opens the file for reading, wherever the export storage keeps it; the loader closes it.
+    open: Callable[[], BinaryIO]
     scope_uuid: str | None  # the project, or the licence of licence members
 
 
@@ -53,7 +54,7 @@ class DatabaseLoader:
         target = TARGETS[file.resource]
         written = 0
         batch: list[Row] = []
-        with file.path.open(encoding="utf-8") as handle:
+        with file.open() as raw, io.TextIOWrapper(raw, encoding="utf-8") as handle:
             for line in handle:
                 if not line.strip():
                     continue

@@ -1,11 +1,10 @@
 """The export job domain, shared by the API (which creates and shows jobs) and the workers
 (which carry them out): the request, the job and its units, their states, the store in
-Redis, the file layout, the view callers see and the manifest.
+Redis, the file layout and storage, the view callers see and the manifest.
 
 Neither `api/` nor `worker/` reaches into the other; both import from here.
 """
 
-from jobs.files import ExportFiles
 from jobs.layout import MANIFEST_NAME, file_name
 from jobs.model import (
     ACCOUNT_UNIT,
@@ -19,6 +18,7 @@ from jobs.model import (
 )
 from jobs.request import RESOURCES, ExportRequest
 from jobs.states import JobState, UnitState
+from jobs.storage import ExportStorage
 from jobs.store import Claim, JobNotFound, JobStore, Write
 
 __all__ = [
@@ -26,8 +26,8 @@ __all__ = [
     "MANIFEST_NAME",
     "RESOURCES",
     "Claim",
-    "ExportFiles",
     "ExportRequest",
+    "ExportStorage",
     "FileEntry",
     "Job",
     "JobError",

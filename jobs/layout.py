@@ -11,6 +11,7 @@ from pathlib import Path
 
 FORMATS = ("ndjson", "json", "csv")
 EXTENSIONS = {"ndjson": "ndjson", "json": "json", "csv": "csv"}
+MEDIA_TYPES = {"ndjson": "application/x-ndjson", "json": "application/json", "csv": "text/csv"}
 MANIFEST_NAME = "manifest.json"
 # Names the API will serve: what file_name() produces and nothing else.
 SAFE_NAME = re.compile(r"[a-z_]+(-[0-9a-f]{32})?\.(ndjson|json|csv)")
@@ -46,3 +47,8 @@ def file_scope(name: str) -> str | None:
     match = SAFE_NAME.fullmatch(name)
     scoped = match.group(1) if match else None
     return scoped[1:] if scoped else None
+
+
+def media_type(name: str) -> str:
+    """The Content-Type a file is served with."""
+    return MEDIA_TYPES.get(name.rpartition(".")[2], "application/octet-stream")

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from tests.support.exporter import ExporterStack
+from tests.support.moto_server import MotoServer
 from tests.support.processes import REPO_ROOT
 from tests.support.redis_server import PrivateRedis
 from tests.support.sandbox import SandboxFactory, SandboxProcess, issued_secrets
@@ -29,6 +30,14 @@ REAL_ISSUES_FIXTURE = SHARED_DIR / "fixtures" / "revizto" / "issues_real_sample.
 def redis_server() -> Iterator[PrivateRedis]:
     """One private redis-server for the session (never the shared one on 6379)."""
     server = PrivateRedis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One real S3-protocol server (moto) for the session; each test makes its own bucket."""
+    server = MotoServer()
     yield server
     server.stop()
 

@@ -1,4 +1,5 @@
-"""Export writers and CSV flattening: pure logic, on real files."""
+"""Export writers and CSV flattening: pure logic, on real files (the local export storage;
+tests/test_export_storage.py runs the same writers against object storage)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,12 @@ from typing import Any
 import pytest
 
 from jobs.layout import SAFE_NAME, file_name
+from jobs.storage import FileCheckpoint, ResumeImpossible
+from jobs.storage.local import LocalStorage
 from worker.csv_columns import ISSUE_COLUMNS, cell, generic_columns
-from worker.writers import (
-    CsvWriter,
-    FileCheckpoint,
-    JsonArrayWriter,
-    NdjsonWriter,
-    ResumeImpossible,
-)
+from worker.writers import CsvWriter, JsonArrayWriter, NdjsonWriter
+
+JOB = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.mark.parametrize(
@@ -69,13 +68,12 @@ def test_csv_survives_commas_quotes_newlines_and_unicode(tmp_path: Path) -> None
         {"id": 2, "uuid": "u2", "title": {"value": "Façade — Ünïcode ✓", "timestamp": "t"}},
         {"id": 3, "uuid": "u3"},  # keys come and go between Revizto versions
     ]
-    with CsvWriter(
-        tmp_path, "issues.csv", temp_suffix="t", columns=ISSUE_COLUMNS, prefix={"projectUuid": "p"}
-    ) as writer:
+    upload = LocalStorage(tmp_path).upload(JOB, "issues.csv", owner="t")
+    with CsvWriter(upload, columns=ISSUE_COLUMNS, prefix={"projectUuid": "p"}) as writer:
         for issue in issues:
             writer.write(issue)
         written = writer.commit()
-    raw = (tmp_path / "issues.csv").read_bytes()
+    raw = (tmp_path / JOB / "issues.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel's cue that the file is UTF-8
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert rows[0][:4] == ["projectUuid", "id", "uuid", "title"]
@@ -92,33 +90,34 @@ def test_csv_survives_commas_quotes_newlines_and_unicode(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("count", [0, 1, 3])
 def test_json_arrays_are_valid_whatever_the_count(tmp_path: Path, count: int) -> None:
-    with JsonArrayWriter(tmp_path, "x.json", temp_suffix="t") as writer:
+    with JsonArrayWriter(LocalStorage(tmp_path).upload(JOB, "x.json", owner="t")) as writer:
         for index in range(count):
             writer.write({"i": index, "s": "é"})
         writer.commit()
-    assert json.loads((tmp_path / "x.json").read_text()) == [
+    assert json.loads((tmp_path / JOB / "x.json").read_text()) == [
         {"i": i, "s": "é"} for i in range(count)
     ]
 
 
 def test_a_writer_left_by_an_error_leaves_no_file(tmp_path: Path) -> None:
     def crash_mid_export() -> None:
-        with NdjsonWriter(tmp_path, "issues.ndjson", temp_suffix="t") as writer:
-            writer.write({"id": 1})
+        with NdjsonWriter(LocalStorage(tmp_path).upload(JOB, "issues.ndjson", owner="t")) as w:
+            w.write({"id": 1})
             raise RuntimeError("the export crashed")
 
     with pytest.raises(RuntimeError):
         crash_mid_export()
-    assert list(tmp_path.iterdir()) == []
+    assert list((tmp_path / JOB).iterdir()) == []
 
 
 def test_nothing_is_visible_under_the_final_name_until_commit(tmp_path: Path) -> None:
-    with NdjsonWriter(tmp_path, "issues.ndjson", temp_suffix="t") as writer:
+    upload = LocalStorage(tmp_path).upload(JOB, "issues.ndjson", owner="t")
+    with NdjsonWriter(upload) as writer:
         writer.write({"id": 1})
-        assert not (tmp_path / "issues.ndjson").exists()
-        assert writer.temp_path.name.startswith(".")
+        assert not (tmp_path / JOB / "issues.ndjson").exists()
+        assert upload.temp_path.name.startswith(".")
         writer.commit()
-    assert (tmp_path / "issues.ndjson").read_text() == '{"id":1}\n'
+    assert (tmp_path / JOB / "issues.ndjson").read_text() == '{"id":1}\n'
 
 
 def test_generic_columns_are_the_union_of_keys_in_first_seen_order() -> None:
@@ -144,10 +143,12 @@ def test_a_writer_resumed_from_a_checkpoint_writes_the_same_file_as_one_that_nev
     records = [{"id": n, "title": {"value": f"issue {n}", "timestamp": "t"}} for n in range(1, 8)]
 
     def open_writer(directory: Path, owner: str, resume: FileCheckpoint | None = None) -> Any:
+        storage = LocalStorage(directory)
         if writer_class == "csv":
             columns = [("id", lambda r: r["id"]), ("title", lambda r: r["title"])]
-            return CsvWriter(directory, "x.csv", temp_suffix=owner, columns=columns, resume=resume)
-        return writer_class(directory, "x.out", temp_suffix=owner, resume=resume)
+            upload = storage.upload(JOB, "x.csv", owner=owner, resume=resume)
+            return CsvWriter(upload, columns=columns)
+        return writer_class(storage.upload(JOB, "x.ndjson", owner=owner, resume=resume))
 
     straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
     straight_dir.mkdir()
@@ -162,7 +163,7 @@ def test_a_writer_resumed_from_a_checkpoint_writes_the_same_file_as_one_that_nev
         crashed.write(record)
     checkpoint = crashed.checkpoint()
     crashed.write(records[4])  # written after the checkpoint: must not survive
-    crashed._handle.flush()
+    crashed.checkpoint()  # flushed to disk, as a killed process's file would be
     resumed = open_writer(resumed_dir, "next", resume=checkpoint)
     assert resumed.records == 4
     for record in records[4:]:
@@ -176,13 +177,14 @@ def test_a_writer_resumed_from_a_checkpoint_writes_the_same_file_as_one_that_nev
 
 
 def test_a_checkpoint_whose_file_is_gone_or_short_cannot_be_resumed(tmp_path: Path) -> None:
-    writer = NdjsonWriter(tmp_path, "x.ndjson", temp_suffix="dead")
+    storage = LocalStorage(tmp_path)
+    writer = NdjsonWriter(storage.upload(JOB, "x.ndjson", owner="dead"))
     writer.write({"a": 1})
     checkpoint = writer.checkpoint()
     longer = FileCheckpoint(checkpoint.temp_name, checkpoint.offset + 10, 2)
     with pytest.raises(ResumeImpossible):
-        NdjsonWriter(tmp_path, "x.ndjson", temp_suffix="next", resume=longer)
+        storage.upload(JOB, "x.ndjson", owner="next", resume=longer)
     writer.discard()
     with pytest.raises(ResumeImpossible):
-        NdjsonWriter(tmp_path, "x.ndjson", temp_suffix="next", resume=checkpoint)
-    assert not list(tmp_path.glob("*.next.partial"))
+        storage.upload(JOB, "x.ndjson", owner="next", resume=checkpoint)
+    assert not list((tmp_path / JOB).glob("*.next.partial"))

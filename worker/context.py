@@ -16,13 +16,14 @@ from redis.retry import Retry
 
 from dbsync.databases import Engines
 from jobs.dispatch import Dispatcher
-from jobs.files import ExportFiles
+from jobs.storage import ExportStorage, open_storage
 from jobs.store import JobStore
 from jobs.watermarks import WatermarkStore
 from revizto.client import ReviztoClient
 from revizto.retry import RetryPolicy
+from service_common.rate_limit import ClusterRateLimit, cluster_rate_limit
 from token_service.client import TokenServiceProvider
-from worker.metrics import observe_api_request
+from worker.metrics import RATE_LIMIT_WAIT, RATE_LIMITED, observe_api_request
 from worker.settings import RETRY_MAX_SECONDS, WorkerSettings
 from worker.unit_run import UnitRun
 
@@ -39,9 +40,11 @@ class WorkerContext:
     jobs: JobStore
     watermarks: WatermarkStore
     engines: Engines
-    files: ExportFiles
+    storage: ExportStorage  # export files: EXPORT_STORAGE_URL, or folders under EXPORT_DIR
     tokens: TokenServiceProvider
     dispatcher: Dispatcher
+    # One per process, shared by every unit and thread in it (None: REVIZTO_RATE_LIMIT_RPS=0).
+    rate_limit: ClusterRateLimit | None = None
 
     def base_url(self) -> str:
         """Revizto's base URL: the override, or the token service's."""
@@ -67,7 +70,11 @@ class WorkerContext:
             on_retry=run.retrying,
         )
         return ReviztoClient(
-            self.base_url(), self.tokens, retry_policy=policy, observer=observe_api_request
+            self.base_url(),
+            self.tokens,
+            retry_policy=policy,
+            observer=observe_api_request,
+            gate=self.rate_limit,
         )
 
     def unit_run(self, job_id: str, unit: str) -> UnitRun:
@@ -101,9 +108,15 @@ def context(settings: WorkerSettings, dispatcher: Dispatcher) -> WorkerContext:
             jobs=JobStore(client),
             watermarks=WatermarkStore(client),
             engines=Engines(settings.databases()),
-            files=ExportFiles(settings.export_dir),
+            storage=open_storage(settings.storage_url, settings.export_dir, os.environ),
             tokens=TokenServiceProvider(settings.token_service_url, settings.token_service_secret),
             dispatcher=dispatcher,
+            rate_limit=cluster_rate_limit(
+                settings.redis_url,
+                settings.rate_limit,
+                on_wait=RATE_LIMIT_WAIT.observe,
+                on_throttled=RATE_LIMITED.inc,
+            ),
         )
         _context_pid = os.getpid()
     return _context

@@ -4,6 +4,7 @@ with `destination_unavailable`) for as long as the project retry window allows."
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -36,9 +37,12 @@ def load_unit(ctx: WorkerContext, run: UnitRun, database: str, files: list[FileE
     loader = DatabaseLoader(
         engine, RowBuilder(run.job_id, datetime.now(UTC).replace(tzinfo=None)), retry
     )
-    directory = ctx.files.job_dir(run.job_id)
     loaded = loader.load(
-        ExportedFile(entry.resource, directory / entry.name, _scope(entry))
+        ExportedFile(
+            entry.resource,
+            functools.partial(ctx.storage.open, run.job_id, entry.name),
+            _scope(entry),
+        )
         for entry in files
         if entry.name.endswith(".ndjson")
     )

@@ -13,6 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from dbsync.databases import DatabaseConfigError
 from dbsync.migrate import DestinationRefused, DestinationUnavailable, MigrationFailed
+from jobs.storage import StorageUnavailable
 from revizto.errors import (
     ConfigurationError,
     InvalidResponse,
@@ -66,6 +67,9 @@ def classify(error: Exception, label: str) -> Outcome:
         return Outcome("destination_error", f"{label}: {error}")
     if isinstance(error, MigrationFailed):
         return Outcome("destination_migration_failed", f"{label}: {error}", stops_job=True)
+    if isinstance(error, StorageUnavailable):
+        # After boto3's own retries; `:retry` runs the unit again once the store is back.
+        return Outcome("storage_unavailable", f"{label}: {error}")
     if isinstance(error, TransientError):
         # Only after the retry window: Revizto failed for that long without a break.
         return Outcome("retries_exhausted", f"{label}: Revizto kept failing: {error}")

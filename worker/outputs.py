@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from jobs.storage import Upload
 from worker.csv_columns import COMMENT_COLUMNS, ISSUE_COLUMNS, Extractor, generic_columns
-from worker.writers import (
-    CsvWriter,
-    FileCheckpoint,
-    JsonArrayWriter,
-    NdjsonWriter,
-    RecordWriter,
-)
+from worker.writers import CsvWriter, JsonArrayWriter, NdjsonWriter, RecordWriter
 
 
 def open_writer(
-    directory: Path,
-    name: str,
+    upload: Upload,
     fmt: str,
     *,
-    temp_suffix: str,
     resource: str,
     project_uuid: str | None = None,
     sample: list[dict[str, object]] | None = None,
-    resume: FileCheckpoint | None = None,
 ) -> RecordWriter:
     """A writer for one file; `sample` gives the CSV columns of small, generic resources."""
     if fmt == "ndjson":
-        return NdjsonWriter(directory, name, temp_suffix=temp_suffix, resume=resume)
+        return NdjsonWriter(upload)
     if fmt == "json":
-        return JsonArrayWriter(directory, name, temp_suffix=temp_suffix, resume=resume)
+        return JsonArrayWriter(upload)
     columns: list[tuple[str, Extractor]]
     if resource in ("issues", "deleted_issues"):
         columns = ISSUE_COLUMNS
@@ -38,6 +28,4 @@ def open_writer(
     else:
         columns = generic_columns(sample or [])
     prefix = {"projectUuid": project_uuid} if project_uuid else None
-    return CsvWriter(
-        directory, name, temp_suffix=temp_suffix, columns=columns, prefix=prefix, resume=resume
-    )
+    return CsvWriter(upload, columns=columns, prefix=prefix)

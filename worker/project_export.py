@@ -7,7 +7,9 @@ comments are fetched for a few issues at a time in parallel (Revizto has one com
 call per issue, so latency, not bandwidth, limits an export) and written in issue order,
 each issue's comments right after it. When the last issue of a page has been written,
 the byte offsets and record counts of both files are checkpointed on the unit: a unit
-redelivered after a crash copies that prefix and goes on from the next page.
+redelivered after a crash copies that prefix and goes on from the next page, where the
+export storage can (files on disk); in object storage it starts its issues over
+(jobs/storage/s3.py says why).
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from typing import Any
 
 from jobs.model import ProjectRef
 from jobs.request import ExportRequest
+from jobs.storage import FileCheckpoint, ResumeImpossible
 from jobs.store import Write
 from revizto.client import ReviztoClient
 from revizto.pagination import Page
 from worker.unit_output import UnitOutput
 from worker.unit_run import UnitRun
-from worker.writers import FileCheckpoint, RecordWriter, ResumeImpossible
+from worker.writers import RecordWriter
 
 log = logging.getLogger(__name__)
 

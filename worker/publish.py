@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from pathlib import Path
 from typing import Any
 
-from jobs.files import create_file, make_dir
-from jobs.layout import MANIFEST_NAME, partial_name
+from jobs.layout import MANIFEST_NAME
 from jobs.manifest import build_manifest
 from jobs.model import FULL_EXPORT, Job
 from jobs.request import ExportRequest
 from jobs.states import UnitState
+from jobs.storage import ExportStorage
 from jobs.store import JobNotFound
 from jobs.view import job_view
 from jobs.watermarks import ExportedSpan
@@ -27,16 +25,10 @@ from worker.webhooks import DELIVERY_LEASE, EVENT_TYPE, new_notification
 log = logging.getLogger(__name__)
 
 
-def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
-    make_dir(directory)
-    final = directory / MANIFEST_NAME
-    temp = directory / partial_name(MANIFEST_NAME, f"{os.getpid()}-{time.monotonic_ns()}")
-    with create_file(temp) as handle:
-        handle.write(json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, final)
-    return final
+def write_manifest(storage: ExportStorage, job_id: str, manifest: dict[str, Any]) -> None:
+    """Whole and atomically: a reader sees the old manifest or the new one, never half."""
+    data = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
+    storage.put(job_id, MANIFEST_NAME, data)
 
 
 def exported_spans(job: Job) -> list[ExportedSpan]:
@@ -65,7 +57,7 @@ def publish(ctx: WorkerContext, job_id: str) -> None:
     if request.moves_watermarks:
         ctx.watermarks.advance(scope, exported_spans(job))
     manifest = build_manifest(job, ctx.watermarks.all(scope))
-    write_manifest(ctx.files.job_dir(job_id), manifest)
+    write_manifest(ctx.storage, job_id, manifest)
     notify_url = job.request.get("notify_url")
     now = time.time()
     notification = new_notification(job_id, job.runs, str(notify_url), now)

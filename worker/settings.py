@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbsync.databases import databases_from_env
+from jobs.storage import check_storage_url
 from jobs.webhook_policy import webhook_secret_from_env
+from service_common.rate_limit import RateLimitSettings
 from token_service.client import DEFAULT_TOKEN_SERVICE_URL
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -62,6 +64,8 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
 class WorkerSettings:
     redis_url: str = DEFAULT_REDIS_URL
     export_dir: Path = Path(DEFAULT_EXPORT_DIR)
+    # EXPORT_STORAGE_URL: file:///path or s3://bucket/prefix; empty: folders in export_dir.
+    storage_url: str = ""
     token_service_url: str = DEFAULT_TOKEN_SERVICE_URL
     token_service_secret: str = field(default="", repr=False)
     base_url_override: str | None = None
@@ -77,6 +81,8 @@ class WorkerSettings:
     webhook_secret: str = field(default="", repr=False)
     webhook_retry_base_seconds: float = DEFAULT_WEBHOOK_RETRY_BASE_SECONDS
     databases_json: str = field(default="", repr=False)  # EXPORT_DATABASES: URLs, secrets
+    # REVIZTO_RATE_LIMIT_RPS / _BURST: the pace every process shares through Redis.
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
 
     def databases(self) -> dict[str, str]:
         """The database destinations (DatabaseConfigError when EXPORT_DATABASES is bad)."""
@@ -90,9 +96,12 @@ class WorkerSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
         env = os.environ if env is None else env
+        storage_url = env.get("EXPORT_STORAGE_URL", "")
+        check_storage_url(storage_url, env)
         return cls(
             redis_url=env.get("REDIS_URL", DEFAULT_REDIS_URL),
             export_dir=Path(env.get("EXPORT_DIR", DEFAULT_EXPORT_DIR)),
+            storage_url=storage_url,
             token_service_url=env.get("TOKEN_SERVICE_URL", DEFAULT_TOKEN_SERVICE_URL),
             token_service_secret=env.get("TOKEN_SERVICE_SECRET", ""),
             databases_json=env.get("EXPORT_DATABASES", ""),
@@ -116,6 +125,7 @@ class WorkerSettings:
             retention_interval=_positive(
                 env, "EXPORT_RETENTION_INTERVAL_SECONDS", DEFAULT_RETENTION_INTERVAL
             ),
+            rate_limit=RateLimitSettings.from_env(env),
             webhook_secret=webhook_secret_from_env(env),
             webhook_retry_base_seconds=_positive(
                 env, "EXPORT_WEBHOOK_RETRY_BASE_SECONDS", DEFAULT_WEBHOOK_RETRY_BASE_SECONDS

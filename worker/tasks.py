@@ -45,6 +45,7 @@ from worker.outcomes import classify
 from worker.plan import build_plan
 from worker.project_export import IssueCheckpoint, ProjectExporter
 from worker.publish import publish
+from worker.retention import STALE_UPLOAD_MARGIN_SECONDS
 from worker.retention import apply_retention as remove_expired
 from worker.unit_output import UnitOutput
 from worker.unit_run import UnitRun, UnitSkipped, UnitStopped
@@ -80,7 +81,7 @@ def plan_export(self: Task, job_id: str) -> None:
         dispatch_pending_projects(ctx, job_id)
         output = UnitOutput(
             run,
-            ctx.files.job_dir(job_id),
+            ctx.storage,
             request.format,
             committed=ctx.jobs.get(job_id).files,
         )
@@ -102,7 +103,7 @@ def export_project(self: Task, job_id: str, project: dict[str, Any]) -> None:
         request = ExportRequest.model_validate(job.request)
         output = UnitOutput(
             run,
-            ctx.files.job_dir(job_id),
+            ctx.storage,
             request.format,
             committed=job.files,
             project_uuid=ref.uuid,
@@ -210,7 +211,7 @@ def run_unit(
             skipped.reason,
             skipped.detail,
         )
-        # Its files stay on disk but are never complete: only a succeeded unit's are.
+        # Its files stay stored but are never complete: only a succeeded unit's are.
         fields = {"skip_reason": skipped.reason, "skip_detail": skipped.detail[:500]}
         _finish_unit(ctx, run, UnitState.SKIPPED, None, fields)
         return
@@ -281,4 +282,10 @@ def deliver_notification(job_id: str, notification_id: str) -> None:
 @app.task(name="worker.tasks.apply_retention")
 def apply_retention() -> dict[str, int]:
     ctx = _ctx()
-    return remove_expired(ctx.jobs, ctx.files, retention_days=settings.retention_days)
+    return remove_expired(
+        ctx.jobs,
+        ctx.storage,
+        retention_days=settings.retention_days,
+        # No task outlives its hard time limit: an upload older than that has no writer.
+        stale_upload_seconds=settings.task_time_limit + STALE_UPLOAD_MARGIN_SECONDS,
+    )

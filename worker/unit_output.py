@@ -1,50 +1,48 @@
 """UnitOutput: the files one unit of a job (the account part, or one project) writes.
 
-Every file is written under a temporary name that carries its owner and committed by
-rename; committing records the file on the job (name, size, sha256, records) and its
-record count. Counts are set, not added, per unit: a redelivered unit overwrites its own
-numbers. Files a unit already committed (in an earlier, interrupted delivery) are not
-written again, and temporary files of earlier owners are removed.
+Every file is written as an upload of the export storage (jobs/storage) that carries its
+owner and becomes visible only when committed; committing records the file on the job
+(name, size, sha256, records) and its record count. Counts are set, not added, per unit: a
+redelivered unit overwrites its own numbers. Files a unit already committed (in an
+earlier, interrupted delivery) are not written again, and the unfinished uploads of
+earlier owners are removed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from jobs.files import make_dir
 from jobs.layout import file_name
 from jobs.model import ACCOUNT_UNIT, FileEntry
+from jobs.storage import ExportStorage, FileCheckpoint
 from jobs.store import Write
 from worker.metrics import EXPORT_RECORDS
 from worker.outputs import open_writer
 from worker.unit_run import UnitRun
-from worker.writers import FileCheckpoint, RecordWriter
+from worker.writers import RecordWriter
 
 log = logging.getLogger(__name__)
 
 ACCOUNT_RESOURCES = ("licenses.", "projects.", "license_members-")
-PARTIAL_SUFFIX = ".partial"
 
 
 class UnitOutput:
     def __init__(
         self,
         run: UnitRun,
-        directory: Path,
+        storage: ExportStorage,
         fmt: str,
         *,
         committed: Iterable[FileEntry] = (),
         project_uuid: str | None = None,
     ) -> None:
         self.run = run
-        self.directory = directory
+        self.storage = storage
         self.fmt = fmt
         self.project_uuid = project_uuid
         self._committed = {f.name for f in committed if f.unit == run.unit}
-        make_dir(directory)
 
     # -- names -----------------------------------------------------------------------------------
 
@@ -54,8 +52,8 @@ class UnitOutput:
         return file_name(file_resource or resource, self.fmt, scope_uuid)
 
     def done(self, name: str) -> bool:
-        """Committed by an earlier delivery of this unit, and still on disk."""
-        return name in self._committed and (self.directory / name).is_file()
+        """Committed by an earlier delivery of this unit, and still stored."""
+        return name in self._committed and self.storage.exists(self.run.job_id, name)
 
     def _owns(self, name: str) -> bool:
         if self.run.unit == ACCOUNT_UNIT:
@@ -64,19 +62,12 @@ class UnitOutput:
             f"-{self.project_uuid.replace('-', '').lower()}." in name
         )
 
-    def sweep_partials(self, keep: Iterable[str] = ()) -> int:
-        """Remove temporary files earlier owners of this unit left behind (a killed worker),
-        except those a checkpoint still needs."""
-        kept = set(keep)
-        removed = 0
-        for path in self.directory.iterdir():
-            name = path.name
-            if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
-                continue
-            if name in kept or f".{self.run.owner}." in name or not self._owns(name[1:]):
-                continue
-            path.unlink(missing_ok=True)
-            removed += 1
+    def sweep_partials(self) -> int:
+        """Remove the unfinished files earlier owners of this unit left behind (a killed
+        worker). Called once any checkpoint they held has been copied, or given up."""
+        removed = self.storage.sweep_partials(
+            self.run.job_id, owner=self.run.owner, owns=self._owns
+        )
         if removed:
             log.info(
                 "temporary files of an earlier attempt removed job=%s unit=%s count=%d",
@@ -97,16 +88,16 @@ class UnitOutput:
         file_resource: str | None = None,
         resume: FileCheckpoint | None = None,
     ) -> RecordWriter:
-        """A writer for `resource`; `file_resource` names the file when it differs."""
-        return open_writer(
-            self.directory,
+        """A writer for `resource`; `file_resource` names the file when it differs.
+        ResumeImpossible when `resume` cannot be continued."""
+        upload = self.storage.upload(
+            self.run.job_id,
             self.name(resource, scope_uuid=scope_uuid, file_resource=file_resource),
-            self.fmt,
-            temp_suffix=self.run.owner,
-            resource=resource,
-            project_uuid=self.project_uuid,
-            sample=sample,
+            owner=self.run.owner,
             resume=resume,
+        )
+        return open_writer(
+            upload, self.fmt, resource=resource, project_uuid=self.project_uuid, sample=sample
         )
 
     def commit(
@@ -114,9 +105,9 @@ class UnitOutput:
         writers: list[tuple[str, RecordWriter, str | None]],
         extra: Iterable[Write] = (),
     ) -> list[FileEntry]:
-        """Rename each (resource, writer, progress key) into place, then record them all in
-        one owner-guarded write (with `extra`)."""
-        self.run.check(force=True)  # nothing is renamed for a unit that is no longer ours
+        """Publish each (resource, writer, progress key), then record them all in one
+        owner-guarded write (with `extra`)."""
+        self.run.check(force=True)  # nothing is published for a unit that is no longer ours
         entries = []
         writes = list(extra)
         for resource, writer, progress_key in writers:

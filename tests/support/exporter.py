@@ -105,6 +105,9 @@ class ExporterStack:
             "EXPORT_RETRY_BASE_SECONDS": "0.5",
             # Dead workers are noticed in seconds, not the production two minutes.
             "EXPORT_STALL_SECONDS": "8",
+            # The sandbox has no rate limit unless a test gives it one, so the cluster-wide
+            # limiter is off unless a test turns it on (tests/test_rate_limit.py does).
+            "REVIZTO_RATE_LIMIT_RPS": "0",
             **(worker_env or {}),
         }
         api_port = free_port()
@@ -130,8 +133,11 @@ class ExporterStack:
                 env=self.env,
             )  # fmt: skip
 
-    def add_worker(self, name: str, concurrency: int = 1) -> WorkerProcess:
-        worker = WorkerProcess(name, self.log_dir, self.env, concurrency)
+    def add_worker(
+        self, name: str, concurrency: int = 1, env: dict[str, str] | None = None
+    ) -> WorkerProcess:
+        """Another worker; `env` overrides the stack's (another host's EXPORT_DIR)."""
+        worker = WorkerProcess(name, self.log_dir, {**self.env, **(env or {})}, concurrency)
         self.workers.append(worker)
         return worker
 
