@@ -35,4 +35,4 @@ def readyz() -> Response:
 @bp.get("/metrics")
 def metrics() -> Response:
     registry: CollectorRegistry = current_app.extensions["metrics_registry"]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

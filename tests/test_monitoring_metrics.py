@@ -4,6 +4,7 @@ and a worker after a real export, not from a list that could drift from the code
 
 from __future__ import annotations
 
+import email.message
 import uuid
 from collections.abc import Iterator
 
@@ -49,10 +50,13 @@ def registry(
         failed = stack.wait_finished(stack.submit({"license_uuid": str(uuid.uuid4())})["id"])
         assert failed["state"] == "failed", failed
         scraped = Registry()
-        scraped.add_scrape("api", requests.get(f"{stack.api_url}/metrics", timeout=10).text)
-        scraped.add_scrape("token_service", stack.token_service.metrics_text())
-        for worker in stack.workers:
-            scraped.add_scrape("worker", worker.metrics_text())
+        for source, url in [
+            ("api", f"{stack.api_url}/metrics"),
+            ("token_service", f"{stack.token_service.base_url}/metrics"),
+            *(("worker", worker.metrics_url) for worker in stack.workers),
+        ]:
+            reply = requests.get(url, timeout=10)
+            scraped.add_scrape(source, reply.text, reply.headers["Content-Type"])
         yield scraped
     finally:
         try:
@@ -108,6 +112,19 @@ def test_exporter_exposes_the_documented_metrics(registry: Registry) -> None:
         "revizto_export_queue_depth": "api",
     }
     assert {name: registry.source.get(name) for name in documented} == documented
+
+
+def test_every_scrape_answers_one_valid_exposition_content_type(registry: Registry) -> None:
+    # Prometheus 3 refuses a scrape whose Content-Type it cannot parse, and a parameter
+    # given twice (`charset=utf-8; charset=utf-8`) is such a one.
+    assert set(registry.content_types) == {"api", "token_service", "worker"}
+    for source, header in registry.content_types.items():
+        message = email.message.Message()
+        message["Content-Type"] = header
+        params = [name for name, _ in message.get_params(header="content-type")[1:]]
+        assert message.get_content_type() == "text/plain", (source, header)
+        assert len(params) == len(set(params)), (source, header)
+        assert message.get_param("version") in ("0.0.4", "1.0.0"), (source, header)
 
 
 def test_every_metric_named_in_the_monitoring_files_is_registered(registry: Registry) -> None:

@@ -52,4 +52,4 @@ def readyz() -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(_runtime().metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(_runtime().metrics.registry), content_type=CONTENT_TYPE_LATEST)

@@ -221,8 +221,12 @@ class Registry:
     labels: dict[str, set[str]] = field(default_factory=dict)
     values: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
+    # The Content-Type each source answered its scrape with.
+    content_types: dict[str, str] = field(default_factory=dict)
 
-    def add_scrape(self, source: str, text: str) -> None:
+    def add_scrape(self, source: str, text: str, content_type: str = "") -> None:
+        if content_type:
+            self.content_types[source] = content_type
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 self.labels.setdefault(sample.name, set()).update(sample.labels)
