@@ -194,30 +194,38 @@ def test_a_refresh_that_finds_less_than_half_its_lease_left_does_not_start(
 
 
 class ReplacingOAuth(OAuthClient):
-    """Real HTTP; just before the refresh it installs another credential, as a person's
-    PUT /v1/credentials racing the refresh would."""
+    """Real HTTP; just before the first refresh it installs another credential in the
+    store, as a person's PUT /v1/credentials racing the refresh would."""
 
-    def __init__(self, sandbox: SandboxProcess, store_holder: list[TokenManager]) -> None:
+    def __init__(self, sandbox: SandboxProcess) -> None:
         super().__init__(sandbox.base_url, retry_policy=QUICK_RETRY)
         self._sandbox = sandbox
-        self._holder = store_holder
+        self.store: TokenStore | None = None  # set once the manager exists
         self.installed: TokenPair | None = None
 
     def refresh(self, refresh_token: str, *, attempts: int | None = None) -> TokenPair:
-        if self._holder and self.installed is None:
+        if self.store is not None and self.installed is None:
             self.installed = self.exchange_access_code(self._sandbox.access_code())
-            self._holder[0]._install(self.installed, self.installed.refresh_token or "")
+            installed_refresh = self.installed.refresh_token or ""
+            self.store.install(self.installed, installed_refresh, time.time())
         return super().refresh(refresh_token, attempts=attempts)
+
+
+def racing_install(
+    sandbox: SandboxProcess, redis_url: str, tmp_path: Path
+) -> tuple[TokenManager, ReplacingOAuth, int]:
+    """A manager with its first token, whose next refresh races an installation."""
+    oauth = ReplacingOAuth(sandbox)
+    manager = build_manager(sandbox, redis_url, tmp_path, clock=Clock(), oauth=oauth)
+    generation = manager.get_token().generation
+    oauth.store = manager.store
+    return manager, oauth, generation
 
 
 def test_a_credential_replaced_during_a_refresh_wins_over_the_refreshed_pair(
     sandbox: SandboxProcess, redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    holder: list[TokenManager] = []
-    oauth = ReplacingOAuth(sandbox, holder)
-    manager = build_manager(sandbox, redis_url, tmp_path, clock=Clock(), oauth=oauth)
-    generation = manager.get_token().generation
-    holder.append(manager)
+    manager, oauth, generation = racing_install(sandbox, redis_url, tmp_path)
 
     with caplog.at_level(logging.ERROR, logger="token_service.manager"):
         result = manager.refresh_after_rejection(generation)
@@ -231,11 +239,7 @@ def test_a_credential_replaced_during_a_refresh_wins_over_the_refreshed_pair(
 def test_a_refusal_of_a_token_already_replaced_is_a_lost_race_not_a_revocation(
     sandbox: SandboxProcess, redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    holder: list[TokenManager] = []
-    oauth = ReplacingOAuth(sandbox, holder)
-    manager = build_manager(sandbox, redis_url, tmp_path, clock=Clock(), oauth=oauth)
-    generation = manager.get_token().generation
-    holder.append(manager)
+    manager, oauth, generation = racing_install(sandbox, redis_url, tmp_path)
     # Every token issued so far dies; the one installed during the refresh is new and live
     sandbox.set_faults(revoke_refresh_tokens=True)
 
