@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from api.app import create_app
-from api.settings import ApiSettings, ConfigurationProblem
+from api.settings import ApiSettings
+from service_common.configuration_error import ConfigurationError, report_configuration_error
 from service_common.logging import configure_logging
 from service_common.redaction import install_masking
 from service_common.wsgi import serve
@@ -16,9 +17,8 @@ def main() -> int:
     install_masking()
     try:
         settings = ApiSettings.from_env()
-    except (ConfigurationProblem, ValueError) as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 78  # EX_CONFIG
+    except ConfigurationError as exc:
+        return report_configuration_error(exc)
     serve(create_app(settings), settings.bind, threads=settings.threads, name="api")
     return 0
 

@@ -9,8 +9,6 @@ read the job, and it expires after PRESIGNED_URL_SECONDS.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from flask import redirect, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
@@ -26,10 +24,11 @@ MODES = (REDIRECT, PROXY)
 PRESIGNED_URL_SECONDS = 300
 
 
-def download_mode_from_env(env: Mapping[str, str], storage_url: str) -> str:
-    """EXPORT_DOWNLOAD_MODE, defaulting to `redirect` for object storage and `proxy` else."""
+def chosen_download_mode(configured: str, storage_url: str) -> str:
+    """EXPORT_DOWNLOAD_MODE (`configured`), defaulting to `redirect` for object storage and
+    `proxy` else."""
     object_storage = is_object_storage(storage_url)
-    mode = env.get("EXPORT_DOWNLOAD_MODE", "").strip().lower()
+    mode = configured.strip().lower()
     if not mode:
         return REDIRECT if object_storage else PROXY
     if mode not in MODES:

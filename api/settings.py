@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
-from api.downloads import download_mode_from_env
-from api.keys import ApiKeys, ApiKeysProblem
-from dbsync.databases import DatabaseConfigError, databases_from_env
-from jobs.storage import StorageConfigError, check_storage_url
-from jobs.webhook_policy import WebhookPolicy, webhook_secret_from_env
-from service_common.rate_limit import RateLimitConfigError, RateLimitSettings
+from pydantic import Field, InstanceOf, SecretStr, ValidationInfo, field_validator
+
+from api.downloads import chosen_download_mode
+from api.keys import ApiKeys
+from dbsync.databases import DEFAULT_DATABASE, parse_databases
+from jobs.storage import check_storage_url
+from jobs.storage.config import PART_SIZE_VARIABLE
+from jobs.webhook_policy import WebhookPolicy, checked_webhook_secret
+from service_common.rate_limit import RateLimitSettings
+from service_common.settings import SECRET, PositiveCount, ServiceSettings, ThreadCount
 from token_service.client import DEFAULT_TOKEN_SERVICE_URL
 
 DEFAULT_BIND = "127.0.0.1:8080"
@@ -21,78 +23,84 @@ DEFAULT_THREADS = 16
 PROJECTS_CACHE_SECONDS = 60
 
 
-class ConfigurationProblem(ValueError):
-    pass
-
-
-def _threads(env: Mapping[str, str]) -> int:
-    raw = env.get("API_THREADS", "")
-    if raw == "":
-        return DEFAULT_THREADS
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
-        raise ConfigurationProblem(f"API_THREADS must be an integer from 1 to 1000, got {raw!r}")
-    return int(raw)
-
-
-@dataclass(frozen=True)
-class ApiSettings:
-    keys: ApiKeys = field(repr=False)
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    export_dir: Path = Path("./exports")
+class ApiSettings(ServiceSettings):
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    # Names (not keys) of the keys that see every job; read before the keys, which need them.
+    admin_key_names: str = Field(default="", validation_alias="EXPORTER_ADMIN_KEYS")
+    keys: Annotated[InstanceOf[ApiKeys], SECRET] = Field(
+        validation_alias="EXPORTER_API_KEYS", repr=False
+    )
+    export_dir: Path = Field(default=Path("./exports"), validation_alias="EXPORT_DIR")
     # EXPORT_STORAGE_URL (empty: folders in export_dir) and how its files are handed out.
-    storage_url: str = ""
-    download_mode: str = "proxy"
-    bind: str = DEFAULT_BIND
-    threads: int = DEFAULT_THREADS
-    token_service_url: str = DEFAULT_TOKEN_SERVICE_URL
-    token_service_secret: str = field(default="", repr=False)
-    base_url_override: str | None = None
+    storage_url: str = Field(default="", validation_alias="EXPORT_STORAGE_URL")
+    s3_part_bytes: PositiveCount | None = Field(default=None, validation_alias=PART_SIZE_VARIABLE)
+    download_mode: str = Field(
+        default="", validation_alias="EXPORT_DOWNLOAD_MODE", validate_default=True
+    )
+    bind: str = Field(default=DEFAULT_BIND, validation_alias="API_BIND")
+    threads: ThreadCount = Field(default=DEFAULT_THREADS, validation_alias="API_THREADS")
+    token_service_url: str = Field(
+        default=DEFAULT_TOKEN_SERVICE_URL, validation_alias="TOKEN_SERVICE_URL"
+    )
+    token_service_secret: Annotated[SecretStr, SECRET] = Field(
+        default=SecretStr(""), validation_alias="TOKEN_SERVICE_SECRET"
+    )
+    base_url_override: str | None = Field(default=None, validation_alias="REVIZTO_BASE_URL")
     projects_cache_seconds: int = PROJECTS_CACHE_SECONDS
     # A job's notify_url must name one of these hosts; webhooks need the signing secret.
-    webhook_policy: WebhookPolicy = field(default_factory=lambda: WebhookPolicy.parse(""))
-    webhooks_enabled: bool = False
+    webhook_policy: InstanceOf[WebhookPolicy] = Field(
+        default_factory=lambda: WebhookPolicy.parse(""),
+        validation_alias="EXPORT_WEBHOOK_ALLOWED_HOSTS",
+    )
+    webhook_secret: Annotated[SecretStr, SECRET] = Field(
+        default=SecretStr(""), validation_alias="EXPORT_WEBHOOK_SECRET"
+    )
     # The names of EXPORT_DATABASES (a job names one; the URLs stay with the workers).
-    databases: frozenset[str] = frozenset()
+    databases: Annotated[frozenset[str], SECRET] = Field(
+        default=frozenset({DEFAULT_DATABASE}), validation_alias="EXPORT_DATABASES"
+    )
     # REVIZTO_RATE_LIMIT_RPS / _BURST: the API's Revizto calls share the workers' pace.
-    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    rate_limit: RateLimitSettings = RateLimitSettings()
 
+    @property
+    def webhooks_enabled(self) -> bool:
+        return bool(self.webhook_secret.get_secret_value())
+
+    @field_validator("keys", mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
-        env = os.environ if env is None else env
-        try:
-            keys = ApiKeys.parse(
-                env.get("EXPORTER_API_KEYS", ""), env.get("EXPORTER_ADMIN_KEYS", "")
-            )
-        except ApiKeysProblem as exc:
-            raise ConfigurationProblem(str(exc)) from None
-        export_dir = Path(env.get("EXPORT_DIR", "./exports"))
-        try:
-            databases = frozenset(databases_from_env(env, export_dir))
-        except DatabaseConfigError as exc:
-            raise ConfigurationProblem(str(exc)) from None
-        storage_url = env.get("EXPORT_STORAGE_URL", "")
-        try:
-            check_storage_url(storage_url, env)
-            download_mode = download_mode_from_env(env, storage_url)
-        except StorageConfigError as exc:
-            raise ConfigurationProblem(str(exc)) from None
-        try:
-            rate_limit = RateLimitSettings.from_env(env)
-        except RateLimitConfigError as exc:
-            raise ConfigurationProblem(str(exc)) from None
-        return cls(
-            keys=keys,
-            redis_url=env.get("REDIS_URL", cls.redis_url),
-            export_dir=export_dir,
-            storage_url=storage_url,
-            download_mode=download_mode,
-            bind=env.get("API_BIND", DEFAULT_BIND),
-            threads=_threads(env),
-            token_service_url=env.get("TOKEN_SERVICE_URL", cls.token_service_url),
-            token_service_secret=env.get("TOKEN_SERVICE_SECRET", ""),
-            base_url_override=env.get("REVIZTO_BASE_URL") or None,
-            webhook_policy=WebhookPolicy.parse(env.get("EXPORT_WEBHOOK_ALLOWED_HOSTS", "")),
-            webhooks_enabled=webhook_secret_from_env(env) != "",
-            databases=databases,
-            rate_limit=rate_limit,
-        )
+    def _parse_keys(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        return ApiKeys.parse(value, info.data.get("admin_key_names", ""))
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str) -> str:
+        check_storage_url(value, {})  # the part size is a field of its own
+        return value
+
+    @field_validator("download_mode")
+    @classmethod
+    def _choose_download_mode(cls, value: str, info: ValidationInfo) -> str:
+        storage_url = info.data.get("storage_url")
+        if storage_url is None:
+            return value  # EXPORT_STORAGE_URL is refused already; one error is enough
+        return chosen_download_mode(value, storage_url)
+
+    @field_validator("webhook_policy", mode="before")
+    @classmethod
+    def _parse_webhook_policy(cls, value: Any) -> Any:
+        return WebhookPolicy.parse(value) if isinstance(value, str) else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr) -> SecretStr:
+        checked_webhook_secret(value.get_secret_value())
+        return value
+
+    @field_validator("databases", mode="before")
+    @classmethod
+    def _database_names(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return frozenset(parse_databases(value)) or frozenset({DEFAULT_DATABASE})

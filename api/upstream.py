@@ -13,7 +13,9 @@ from token_service.client import TokenServiceProvider
 
 def token_service() -> TokenServiceProvider:
     settings: ApiSettings = current_app.config["API_SETTINGS"]
-    return TokenServiceProvider(settings.token_service_url, settings.token_service_secret)
+    return TokenServiceProvider(
+        settings.token_service_url, settings.token_service_secret.get_secret_value()
+    )
 
 
 def revizto_client() -> ReviztoClient:

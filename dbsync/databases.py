@@ -88,9 +88,11 @@ SQLITE_FILE = "revizto.sqlite3"
 
 
 def databases_from_env(env: Mapping[str, str], export_dir: Path) -> dict[str, str]:
-    """EXPORT_DATABASES, or, when it is unset, one embedded SQLite database named `local`
-    under the export directory (one machine: nothing to install)."""
-    configured = parse_databases(env.get("EXPORT_DATABASES"))
-    if configured:
-        return configured
+    """EXPORT_DATABASES, or, when it is unset, the default database."""
+    return parse_databases(env.get("EXPORT_DATABASES")) or default_databases(export_dir)
+
+
+def default_databases(export_dir: Path) -> dict[str, str]:
+    """One embedded SQLite database named `local` under the export directory (one machine:
+    nothing to install)."""
     return {DEFAULT_DATABASE: f"sqlite:///{export_dir.resolve() / SQLITE_FILE}"}

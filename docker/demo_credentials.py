@@ -10,6 +10,8 @@ was pre-registered on the sandbox's command line works only once per sandbox pro
     TOKEN_SERVICE_SECRET=... python docker/demo_credentials.py \\
         --sandbox-url http://sandbox:8090 --token-service-url http://token_service:8081
 
+(or TOKEN_SERVICE_SECRET_FILE=/run/secrets/token_service_secret, as compose gives it).
+
 Prints the new generation; never a code or a token.
 """
 
@@ -23,7 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 REQUEST_TIMEOUT_SECONDS = 30.0  # the token service exchanges the code at the sandbox first
@@ -85,11 +87,23 @@ def install(sandbox_url: str, token_service_url: str, secret: str) -> int:
     return generation
 
 
+def token_service_secret(env: Mapping[str, str]) -> str:
+    """The secret as the services read it (service_common/secret_files.py): the variable,
+    or the content of the file `TOKEN_SERVICE_SECRET_FILE` names, less one newline. This
+    script runs on its own, so it does not import the package."""
+    path = env.get("TOKEN_SERVICE_SECRET_FILE", "")
+    if not path:
+        return env.get("TOKEN_SERVICE_SECRET", "")
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python docker/demo_credentials.py",
         description="Install a fresh sandbox access code in the token service "
-        "(TOKEN_SERVICE_SECRET from the environment).",
+        "(TOKEN_SERVICE_SECRET, or the file TOKEN_SERVICE_SECRET_FILE names).",
     )
     parser.add_argument("--sandbox-url", required=True)
     parser.add_argument("--token-service-url", required=True)
@@ -97,9 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--wait", type=float, default=DEFAULT_WAIT_SECONDS, help="seconds to keep retrying"
     )
     args = parser.parse_args(argv)
-    secret = os.environ.get("TOKEN_SERVICE_SECRET", "")
+    try:
+        secret = token_service_secret(os.environ)
+    except OSError as exc:
+        print(f"cannot read TOKEN_SERVICE_SECRET_FILE: {exc.strerror}", file=sys.stderr)
+        return 2
     if not secret:
-        print("TOKEN_SERVICE_SECRET is required", file=sys.stderr)
+        print("TOKEN_SERVICE_SECRET (or TOKEN_SERVICE_SECRET_FILE) is required", file=sys.stderr)
         return 2
 
     deadline = time.monotonic() + args.wait

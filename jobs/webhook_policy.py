@@ -15,7 +15,6 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -70,10 +69,9 @@ class WebhookPolicy:
         return host in self.hosts or (host, port) in self.host_ports
 
 
-def webhook_secret_from_env(env: Mapping[str, str]) -> str:
+def checked_webhook_secret(secret: str) -> str:
     """EXPORT_WEBHOOK_SECRET, refused at start when it is not `whsec_` plus base64 (Standard
     Webhooks' form) rather than when the first job finishes; empty means webhooks off."""
-    secret = env.get("EXPORT_WEBHOOK_SECRET", "")
     if not secret:
         return secret
     try:

@@ -13,17 +13,17 @@ calls are not paced: a few an hour, and a refresh must never wait behind an expo
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import redis
+from pydantic import Field
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from service_common.gcra import LocalSchedule, Pace, RedisSchedule
+from service_common.settings import PositiveCount, ServiceSettings, ZeroOrPositiveNumber
 
 log = logging.getLogger(__name__)
 
@@ -54,44 +54,17 @@ WaitObserver = Callable[[float], None]
 ThrottleObserver = Callable[[], None]
 
 
-class RateLimitConfigError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class RateLimitSettings:
+class RateLimitSettings(ServiceSettings):
     """REVIZTO_RATE_LIMIT_RPS (0: no limiter at all) and REVIZTO_RATE_LIMIT_BURST."""
 
-    rate: float = DEFAULT_RATE
-    burst: int = DEFAULT_BURST
+    rate: ZeroOrPositiveNumber = Field(
+        default=DEFAULT_RATE, validation_alias="REVIZTO_RATE_LIMIT_RPS"
+    )
+    burst: PositiveCount = Field(default=DEFAULT_BURST, validation_alias="REVIZTO_RATE_LIMIT_BURST")
 
     @property
     def enabled(self) -> bool:
         return self.rate > 0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RateLimitSettings:
-        env = os.environ if env is None else env
-        raw_rate = env.get("REVIZTO_RATE_LIMIT_RPS", "").strip()
-        raw_burst = env.get("REVIZTO_RATE_LIMIT_BURST", "").strip()
-        try:
-            rate = DEFAULT_RATE if raw_rate == "" else float(raw_rate)
-        except ValueError:
-            rate = -1.0
-        if not 0 <= rate < float("inf"):
-            raise RateLimitConfigError(
-                f"REVIZTO_RATE_LIMIT_RPS must be a number >= 0 (0: off), got {raw_rate!r}"
-            )
-        if raw_burst != "" and not (raw_burst.isascii() and raw_burst.isdigit()):
-            raise RateLimitConfigError(
-                f"REVIZTO_RATE_LIMIT_BURST must be a positive integer, got {raw_burst!r}"
-            )
-        burst = DEFAULT_BURST if raw_burst == "" else int(raw_burst)
-        if burst < 1:
-            raise RateLimitConfigError(
-                f"REVIZTO_RATE_LIMIT_BURST must be a positive integer, got {raw_burst!r}"
-            )
-        return cls(rate=rate, burst=burst)
 
 
 def limiter_redis(url: str) -> redis.Redis:

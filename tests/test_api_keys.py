@@ -8,7 +8,8 @@ import pytest
 
 import api.keys
 from api.keys import ApiKeys, ApiKeysProblem
-from api.settings import ApiSettings, ConfigurationProblem
+from api.settings import ApiSettings
+from service_common.configuration_error import ConfigurationError
 
 KEY = "0123456789abcdef0123"
 
@@ -47,5 +48,5 @@ def test_unusable_key_settings_are_refused_naming_the_problem(
 
 @pytest.mark.parametrize("threads", ["abc", "0", "-1", "1" * 50])
 def test_api_threads_must_be_a_sensible_integer(threads: str) -> None:
-    with pytest.raises(ConfigurationProblem, match="API_THREADS"):
+    with pytest.raises(ConfigurationError, match="API_THREADS"):
         ApiSettings.from_env({"EXPORTER_API_KEYS": KEY, "API_THREADS": threads})

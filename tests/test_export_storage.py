@@ -16,7 +16,7 @@ import pytest
 import redis
 import requests
 
-from api.downloads import download_mode_from_env
+from api.downloads import chosen_download_mode
 from jobs.request import ExportRequest
 from jobs.storage import (
     ExportStorage,
@@ -297,13 +297,13 @@ def test_the_storage_url_and_download_mode_are_checked_at_start(tmp_path: Path) 
     with pytest.raises(StorageConfigError):
         check_storage_url("s3://bucket/p", {"EXPORT_S3_PART_BYTES": "8M"})
     check_storage_url("s3://bucket", {})
-    assert download_mode_from_env({}, "s3://b/p") == "redirect"
-    assert download_mode_from_env({}, "") == "proxy"
-    assert download_mode_from_env({"EXPORT_DOWNLOAD_MODE": "proxy"}, "s3://b") == "proxy"
+    assert chosen_download_mode("", "s3://b/p") == "redirect"
+    assert chosen_download_mode("", "") == "proxy"
+    assert chosen_download_mode("proxy", "s3://b") == "proxy"
     with pytest.raises(StorageConfigError):
-        download_mode_from_env({"EXPORT_DOWNLOAD_MODE": "redirect"}, "")
+        chosen_download_mode("redirect", "")
     with pytest.raises(StorageConfigError):
-        download_mode_from_env({"EXPORT_DOWNLOAD_MODE": "stream"}, "s3://b")
+        chosen_download_mode("stream", "s3://b")
 
 
 def test_an_unreachable_object_store_is_one_error_whatever_the_call(tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 import redis
 
-from api.settings import ApiSettings, ConfigurationProblem
+from api.settings import ApiSettings
 from revizto.errors import RateLimited
 from revizto.transport import Transport
 from service_common import rate_limit
+from service_common.configuration_error import ConfigurationError
 from service_common.gcra import Pace
 from service_common.rate_limit import (
     DEFAULT_BURST,
@@ -28,7 +29,6 @@ from service_common.rate_limit import (
     FALLBACK_DIVISOR,
     KEY_PREFIX,
     ClusterRateLimit,
-    RateLimitConfigError,
     RateLimitSettings,
     cluster_rate_limit,
     limiter_redis,
@@ -61,10 +61,12 @@ def recording_sleep(sleeps: list[float], *, stop: bool = False) -> Callable[[flo
 
 
 def test_settings_default_to_a_modest_shared_pace_and_zero_turns_the_limiter_off() -> None:
-    assert RateLimitSettings.from_env({}) == RateLimitSettings(DEFAULT_RATE, DEFAULT_BURST)
+    assert RateLimitSettings.from_env({}) == RateLimitSettings(
+        rate=DEFAULT_RATE, burst=DEFAULT_BURST
+    )
     assert RateLimitSettings.from_env(
         {"REVIZTO_RATE_LIMIT_RPS": "2.5", "REVIZTO_RATE_LIMIT_BURST": "3"}
-    ) == RateLimitSettings(2.5, 3)
+    ) == RateLimitSettings(rate=2.5, burst=3)
     off = RateLimitSettings.from_env({"REVIZTO_RATE_LIMIT_RPS": "0"})
     assert not off.enabled
     assert cluster_rate_limit("redis://127.0.0.1:1/0", off) is None
@@ -83,9 +85,9 @@ def test_settings_default_to_a_modest_shared_pace_and_zero_turns_the_limiter_off
 def test_bad_settings_are_refused_by_worker_and_api_naming_the_variable(
     name: str, value: str
 ) -> None:
-    with pytest.raises(RateLimitConfigError, match=name):
+    with pytest.raises(ConfigurationError, match=name):
         WorkerSettings.from_env({name: value})
-    with pytest.raises(ConfigurationProblem, match=name):
+    with pytest.raises(ConfigurationError, match=name):
         ApiSettings.from_env({"EXPORTER_API_KEYS": "a-key-of-sixteen-chars", name: value})
 
 

@@ -86,4 +86,5 @@ def test_a_webhook_secret_not_in_the_whsec_form_is_refused_at_start() -> None:
         with pytest.raises(ValueError, match="EXPORT_WEBHOOK_SECRET"):
             ApiSettings.from_env({"EXPORT_WEBHOOK_SECRET": secret, "EXPORTER_API_KEYS": "k" * 16})
     good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    assert WorkerSettings.from_env({"EXPORT_WEBHOOK_SECRET": good}).webhook_secret == good
+    secret = WorkerSettings.from_env({"EXPORT_WEBHOOK_SECRET": good}).webhook_secret
+    assert secret.get_secret_value() == good

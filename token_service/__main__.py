@@ -8,11 +8,12 @@ import logging
 import sys
 
 from revizto.errors import AccessCodeRejected, AccessCodeWrongRegion, ReviztoError
+from service_common.configuration_error import ConfigurationError, report_configuration_error
 from service_common.logging import configure_logging
 from service_common.redaction import install_masking
 from service_common.wsgi import serve
 from token_service.app import create_app
-from token_service.config import ConfigurationProblem, Settings
+from token_service.config import Settings
 from token_service.keepalive import keep_alive
 from token_service.runtime import Runtime, build_runtime, open_storage, seal_mirror
 from token_service.state_watch import state_watch
@@ -39,9 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runtime = build_runtime(Settings.from_env())
         open_storage(runtime)
-    except ConfigurationProblem as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 78  # EX_CONFIG
+    except ConfigurationError as exc:
+        return report_configuration_error(exc)
 
     if args.command == "auth":
         return _auth(runtime, args.access_code)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def create_app(runtime: Runtime) -> Flask:
     app = Flask(__name__)
-    app.config["TOKEN_SERVICE_SECRET"] = runtime.settings.secret
+    app.config["TOKEN_SERVICE_SECRET"] = runtime.settings.secret.get_secret_value()
     app.config["REVIZTO_BASE_URL"] = runtime.base_url
     app.extensions["token_runtime"] = runtime
     app.extensions["token_manager"] = runtime.manager

@@ -152,6 +152,19 @@ class AppSettingsFile:
         if not mode & stat.S_IWUSR:
             raise PersistError(f"{self.path} is read-only (mode {stat.filemode(mode)})")
 
+    def check_directory_writable(self) -> None:
+        """PersistError unless a file can be created next to this one, where every rewrite
+        puts its temporary file. Tried for real: as root, permission bits say nothing."""
+        directory = self.path.parent
+        if not directory.is_dir():
+            raise PersistError(f"{directory} is not a directory")
+        try:
+            fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-probe.")
+        except OSError as exc:
+            raise PersistError(f"cannot create a file in {directory}: {exc.strerror}") from None
+        os.close(fd)
+        os.unlink(probe)
+
     def _atomic_write(self, text: str) -> None:
         directory = self.path.parent
         try:

@@ -4,43 +4,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import Field, InstanceOf, SecretStr, field_validator
 
 from revizto.retry import RetryPolicy
 from revizto.transport import Timeouts
+from service_common.configuration_error import ConfigurationError
+from service_common.settings import (
+    SECRET,
+    PositiveNumber,
+    ServiceSettings,
+    ThreadCount,
+    ZeroOrPositiveNumber,
+)
 from token_service import defaults
-from token_service.sealing import Sealer, SealingProblem, sealer_from_env
-
-
-class ConfigurationProblem(ValueError):
-    """A setting is missing or inconsistent; the message names it."""
-
-
-def _float(
-    env: Mapping[str, str], name: str, default: float, *, zero_allowed: bool = False
-) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationProblem(f"{name} must be a number, got {raw!r}") from None
-    if not (value > 0 or (zero_allowed and value == 0)):
-        least = "0 or more" if zero_allowed else "greater than 0"
-        raise ConfigurationProblem(f"{name} must be {least}, got {raw!r}")
-    return value
-
-
-def _count(env: Mapping[str, str], name: str, default: int, *, high: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= high:
-        raise ConfigurationProblem(f"{name} must be a whole number from 1 to {high}, got {raw!r}")
-    return int(raw)
-
+from token_service.encryption_settings import EncryptionSettings
+from token_service.sealing import Sealer
 
 DEFAULT_TOKEN_TIMEOUTS = Timeouts(
     defaults.DEFAULT_TOKEN_CONNECT_TIMEOUT, defaults.DEFAULT_TOKEN_READ_TIMEOUT
@@ -52,26 +33,110 @@ DEFAULT_TOKEN_RETRY = RetryPolicy(
 )
 
 
-@dataclass(frozen=True)
-class Settings:
-    secret: str = field(repr=False)
-    redis_url: str = defaults.DEFAULT_REDIS_URL
-    appsettings_path: Path = Path(defaults.DEFAULT_APPSETTINGS_PATH)
-    base_url_override: str | None = None
-    bind: str = defaults.DEFAULT_BIND
-    threads: int = defaults.DEFAULT_THREADS
-    refresh_threshold: float = defaults.DEFAULT_REFRESH_THRESHOLD_SECONDS
-    token_timeouts: Timeouts = DEFAULT_TOKEN_TIMEOUTS
-    token_retry: RetryPolicy = DEFAULT_TOKEN_RETRY
-    lock_lease: float = defaults.DEFAULT_LOCK_LEASE_SECONDS
-    lock_wait: float = defaults.DEFAULT_LOCK_WAIT_SECONDS
-    keepalive: float = defaults.DEFAULT_KEEPALIVE_SECONDS  # 0: off
-    refresh_failing_attempts: int = defaults.DEFAULT_REFRESH_FAILING_ATTEMPTS
-    refresh_failing_seconds: float = defaults.DEFAULT_REFRESH_FAILING_SECONDS
-    credential_max_age_days: float = defaults.DEFAULT_CREDENTIAL_MAX_AGE_DAYS
-    state_check: float = defaults.DEFAULT_STATE_CHECK_SECONDS  # 0: off
-    plain_http_hosts: frozenset[str] = frozenset(defaults.DEFAULT_PLAIN_HTTP_HOSTS.split(","))
-    sealer: Sealer = field(default_factory=Sealer, repr=False)
+class TokenCallSettings(ServiceSettings):
+    """The timeouts and backoff of the OAuth token call, which together bound a refresh."""
+
+    connect_timeout: PositiveNumber = Field(
+        default=defaults.DEFAULT_TOKEN_CONNECT_TIMEOUT,
+        validation_alias="REVIZTO_TOKEN_CONNECT_TIMEOUT",
+    )
+    read_timeout: PositiveNumber = Field(
+        default=defaults.DEFAULT_TOKEN_READ_TIMEOUT, validation_alias="REVIZTO_TOKEN_READ_TIMEOUT"
+    )
+    initial_backoff: PositiveNumber = Field(
+        default=0.5, validation_alias="REVIZTO_TOKEN_INITIAL_BACKOFF_SECONDS"
+    )
+    max_backoff: PositiveNumber = Field(
+        default=defaults.DEFAULT_TOKEN_MAX_BACKOFF,
+        validation_alias="REVIZTO_TOKEN_MAX_BACKOFF_SECONDS",
+    )
+    retry_after_cap: PositiveNumber = Field(
+        default=defaults.DEFAULT_TOKEN_RETRY_AFTER_CAP,
+        validation_alias="REVIZTO_TOKEN_RETRY_AFTER_CAP_SECONDS",
+    )
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts(connect=self.connect_timeout, read=self.read_timeout)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            attempts=defaults.DEFAULT_TOKEN_ATTEMPTS,
+            initial_backoff=self.initial_backoff,
+            max_backoff=self.max_backoff,
+            retry_after_cap=self.retry_after_cap,
+        )
+
+
+class Settings(ServiceSettings):
+    secret: Annotated[SecretStr, SECRET] = Field(
+        default=SecretStr(""), validation_alias="TOKEN_SERVICE_SECRET"
+    )
+    redis_url: str = Field(default=defaults.DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
+    appsettings_path: Path = Field(
+        default=Path(defaults.DEFAULT_APPSETTINGS_PATH), validation_alias="APPSETTINGS_PATH"
+    )
+    base_url_override: str | None = Field(default=None, validation_alias="REVIZTO_BASE_URL")
+    bind: str = Field(default=defaults.DEFAULT_BIND, validation_alias="TOKEN_SERVICE_BIND")
+    threads: ThreadCount = Field(
+        default=defaults.DEFAULT_THREADS, validation_alias="TOKEN_SERVICE_THREADS"
+    )
+    refresh_threshold: PositiveNumber = Field(
+        default=defaults.DEFAULT_REFRESH_THRESHOLD_SECONDS,
+        validation_alias="TOKEN_REFRESH_THRESHOLD_SECONDS",
+    )
+    # Built from TokenCallSettings by from_env; given directly in tests.
+    token_timeouts: InstanceOf[Timeouts] = DEFAULT_TOKEN_TIMEOUTS
+    token_retry: InstanceOf[RetryPolicy] = DEFAULT_TOKEN_RETRY
+    lock_lease: PositiveNumber = Field(
+        default=defaults.DEFAULT_LOCK_LEASE_SECONDS, validation_alias="TOKEN_LOCK_LEASE_SECONDS"
+    )
+    lock_wait: PositiveNumber = Field(
+        default=defaults.DEFAULT_LOCK_WAIT_SECONDS, validation_alias="TOKEN_LOCK_WAIT_SECONDS"
+    )
+    keepalive: ZeroOrPositiveNumber = Field(
+        default=defaults.DEFAULT_KEEPALIVE_SECONDS, validation_alias="TOKEN_KEEPALIVE_SECONDS"
+    )
+    refresh_failing_attempts: int = Field(
+        default=defaults.DEFAULT_REFRESH_FAILING_ATTEMPTS,
+        ge=1,
+        le=defaults.MAX_REFUSED_REQUESTS,
+        validation_alias="TOKEN_REFRESH_FAILING_ATTEMPTS",
+    )
+    refresh_failing_seconds: PositiveNumber = Field(
+        default=defaults.DEFAULT_REFRESH_FAILING_SECONDS,
+        validation_alias="TOKEN_REFRESH_FAILING_SECONDS",
+    )
+    credential_max_age_days: PositiveNumber = Field(
+        default=defaults.DEFAULT_CREDENTIAL_MAX_AGE_DAYS,
+        validation_alias="TOKEN_CREDENTIAL_MAX_AGE_DAYS",
+    )
+    state_check: ZeroOrPositiveNumber = Field(
+        default=defaults.DEFAULT_STATE_CHECK_SECONDS, validation_alias="TOKEN_STATE_CHECK_SECONDS"
+    )
+    plain_http_hosts: frozenset[str] = Field(
+        default=frozenset(defaults.DEFAULT_PLAIN_HTTP_HOSTS.split(",")),
+        validation_alias="REVIZTO_PLAIN_HTTP_HOSTS",
+    )
+    # Built from EncryptionSettings by from_env; given directly in tests.
+    sealer: InstanceOf[Sealer] = Field(default_factory=Sealer, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        environment = os.environ if env is None else env
+        token_call = TokenCallSettings.load(environment)
+        return cls.load(
+            environment,
+            token_timeouts=token_call.timeouts(),
+            token_retry=token_call.retry_policy(),
+            sealer=EncryptionSettings.load(environment).sealer(),
+        )
+
+    @field_validator("plain_http_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return frozenset(host.strip().lower() for host in value.split(",") if host.strip())
 
     def worst_case_refresh_seconds(self) -> float:
         """Longest a refresh can take: every attempt timing out, plus the waits between."""
@@ -82,91 +147,16 @@ class Settings:
 
     def check(self) -> None:
         """Refuse settings under which a refresh could outlive its lock (guarantee 4)."""
-        if not self.secret:
-            raise ConfigurationProblem("TOKEN_SERVICE_SECRET is required")
+        if not self.secret.get_secret_value():
+            raise ConfigurationError("TOKEN_SERVICE_SECRET is required")
         if self.credential_max_age_days <= defaults.CREDENTIAL_AGE_WARNING_DAYS:
-            raise ConfigurationProblem(
+            raise ConfigurationError(
                 f"TOKEN_CREDENTIAL_MAX_AGE_DAYS={self.credential_max_age_days:g} must exceed "
                 f"the {defaults.CREDENTIAL_AGE_WARNING_DAYS:g} days of warning the alert gives"
             )
         if self.lock_lease <= self.worst_case_refresh_seconds():
-            raise ConfigurationProblem(
+            raise ConfigurationError(
                 f"TOKEN_LOCK_LEASE_SECONDS={self.lock_lease:g} must exceed the worst-case "
                 f"refresh time {self.worst_case_refresh_seconds():g}s "
                 "(attempts x (connect + read timeout) + backoff); raise it or lower the timeouts"
             )
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        retry = RetryPolicy(
-            attempts=defaults.DEFAULT_TOKEN_ATTEMPTS,
-            initial_backoff=_float(env, "REVIZTO_TOKEN_INITIAL_BACKOFF_SECONDS", 0.5),
-            max_backoff=_float(
-                env, "REVIZTO_TOKEN_MAX_BACKOFF_SECONDS", defaults.DEFAULT_TOKEN_MAX_BACKOFF
-            ),
-            retry_after_cap=_float(
-                env, "REVIZTO_TOKEN_RETRY_AFTER_CAP_SECONDS", defaults.DEFAULT_TOKEN_RETRY_AFTER_CAP
-            ),
-        )
-        try:
-            sealer = sealer_from_env(env)
-        except SealingProblem as exc:
-            raise ConfigurationProblem(str(exc)) from None
-        threads_raw = env.get("TOKEN_SERVICE_THREADS", str(defaults.DEFAULT_THREADS))
-        if not threads_raw.isdigit() or int(threads_raw) < 1:
-            raise ConfigurationProblem(
-                f"TOKEN_SERVICE_THREADS must be a positive integer, got {threads_raw!r}"
-            )
-        return cls(
-            secret=env.get("TOKEN_SERVICE_SECRET", ""),
-            redis_url=env.get("REDIS_URL", defaults.DEFAULT_REDIS_URL),
-            appsettings_path=Path(env.get("APPSETTINGS_PATH", defaults.DEFAULT_APPSETTINGS_PATH)),
-            base_url_override=env.get("REVIZTO_BASE_URL") or None,
-            bind=env.get("TOKEN_SERVICE_BIND", defaults.DEFAULT_BIND),
-            threads=int(threads_raw),
-            refresh_threshold=_float(
-                env, "TOKEN_REFRESH_THRESHOLD_SECONDS", defaults.DEFAULT_REFRESH_THRESHOLD_SECONDS
-            ),
-            token_timeouts=Timeouts(
-                connect=_float(
-                    env, "REVIZTO_TOKEN_CONNECT_TIMEOUT", defaults.DEFAULT_TOKEN_CONNECT_TIMEOUT
-                ),
-                read=_float(env, "REVIZTO_TOKEN_READ_TIMEOUT", defaults.DEFAULT_TOKEN_READ_TIMEOUT),
-            ),
-            token_retry=retry,
-            lock_lease=_float(env, "TOKEN_LOCK_LEASE_SECONDS", defaults.DEFAULT_LOCK_LEASE_SECONDS),
-            lock_wait=_float(env, "TOKEN_LOCK_WAIT_SECONDS", defaults.DEFAULT_LOCK_WAIT_SECONDS),
-            keepalive=_float(
-                env,
-                "TOKEN_KEEPALIVE_SECONDS",
-                defaults.DEFAULT_KEEPALIVE_SECONDS,
-                zero_allowed=True,
-            ),
-            refresh_failing_attempts=_count(
-                env,
-                "TOKEN_REFRESH_FAILING_ATTEMPTS",
-                defaults.DEFAULT_REFRESH_FAILING_ATTEMPTS,
-                high=defaults.MAX_REFUSED_REQUESTS,
-            ),
-            refresh_failing_seconds=_float(
-                env, "TOKEN_REFRESH_FAILING_SECONDS", defaults.DEFAULT_REFRESH_FAILING_SECONDS
-            ),
-            credential_max_age_days=_float(
-                env, "TOKEN_CREDENTIAL_MAX_AGE_DAYS", defaults.DEFAULT_CREDENTIAL_MAX_AGE_DAYS
-            ),
-            state_check=_float(
-                env,
-                "TOKEN_STATE_CHECK_SECONDS",
-                defaults.DEFAULT_STATE_CHECK_SECONDS,
-                zero_allowed=True,
-            ),
-            plain_http_hosts=frozenset(
-                host.strip().lower()
-                for host in env.get(
-                    "REVIZTO_PLAIN_HTTP_HOSTS", defaults.DEFAULT_PLAIN_HTTP_HOSTS
-                ).split(",")
-                if host.strip()
-            ),
-            sealer=sealer,
-        )

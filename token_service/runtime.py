@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import redis
@@ -10,9 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from revizto.base_url import BadBaseUrl, checked_base_url
 from revizto.oauth import OAuthClient
+from service_common.configuration_error import ConfigurationError
 from token_service import defaults
-from token_service.appsettings import AppSettingsFile, AppSettingsInvalid
-from token_service.config import ConfigurationProblem, Settings
+from token_service.appsettings import AppSettingsFile, AppSettingsInvalid, PersistError
+from token_service.config import Settings
 from token_service.liveness import ReviztoLiveness
 from token_service.manager import TokenManager
 from token_service.metrics import CredentialCollector, TokenMetrics
@@ -42,9 +44,9 @@ def resolve_base_url(settings: Settings, mirror: AppSettingsFile) -> str:
         try:
             stored = mirror.read()
         except (OSError, AppSettingsInvalid) as exc:
-            raise ConfigurationProblem(f"cannot read BaseUrl: {exc}") from None
+            raise ConfigurationError(f"cannot read BaseUrl: {exc}") from None
         if stored is None or not stored.base_url:
-            raise ConfigurationProblem(
+            raise ConfigurationError(
                 "no Revizto base URL: set REVIZTO_BASE_URL or ReviztoAPI.BaseUrl in "
                 f"{mirror.path} (e.g. https://api.virginia.revizto.com)"
             )
@@ -52,7 +54,23 @@ def resolve_base_url(settings: Settings, mirror: AppSettingsFile) -> str:
     try:
         return checked_base_url(url, plain_http_hosts=settings.plain_http_hosts)
     except BadBaseUrl as exc:
-        raise ConfigurationProblem(f"{source}: {exc}") from None
+        raise ConfigurationError(f"{source}: {exc}") from None
+
+
+def require_writable_directory(mirror: AppSettingsFile) -> None:
+    """Refuse to start when appsettings.json could not be rewritten: the service would run
+    healthy while every rotation failed to persist (e.g. a ./config that Docker created,
+    owned by root, for a service that runs as uid 10001)."""
+    try:
+        mirror.check_directory_writable()
+    except PersistError as exc:
+        directory = mirror.path.parent
+        raise ConfigurationError(
+            f"the appsettings directory {directory} is not writable ({exc}): the token "
+            f"service rewrites {mirror.path.name} there after every token rotation. Make it "
+            f"writable by uid {os.getuid()}; with docker compose, on the host: "
+            "`sudo chown -R 10001:10001 config` (the directory TOKEN_SERVICE_CONFIG mounts)"
+        ) from None
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -67,6 +85,7 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     store = TokenStore(client, defaults.REDIS_PREFIX, settings.sealer)
     mirror = AppSettingsFile(settings.appsettings_path, settings.sealer)
+    require_writable_directory(mirror)
     base_url = resolve_base_url(settings, mirror)
     oauth = OAuthClient(
         base_url, timeouts=settings.token_timeouts, retry_policy=settings.token_retry
@@ -87,19 +106,19 @@ def build_runtime(settings: Settings) -> Runtime:
 
 def open_storage(runtime: Runtime) -> None:
     """At start-up, before anything is written: every stored token must open with the
-    keys configured, else ConfigurationProblem (and nothing is overwritten). Tokens in
+    keys configured, else ConfigurationError (and nothing is overwritten). Tokens in
     Redis stored in plaintext or under an old key are then sealed with the current key."""
     sealer = runtime.settings.sealer
     try:
         runtime.mirror.read()
     except SealingProblem as exc:
-        raise ConfigurationProblem(f"{runtime.mirror.path}: {exc}") from None
+        raise ConfigurationError(f"{runtime.mirror.path}: {exc}") from None
     except (OSError, AppSettingsInvalid):
         pass  # reported where the file is used; not a key problem
     try:
         state = runtime.store.load()
     except SealingProblem as exc:
-        raise ConfigurationProblem(f"the token state in Redis: {exc}") from None
+        raise ConfigurationError(f"the token state in Redis: {exc}") from None
     except redis.RedisError:
         return  # Redis may come up later; readiness reports it meanwhile
     if not sealer.enabled:

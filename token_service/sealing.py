@@ -15,8 +15,7 @@ import base64
 import binascii
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -104,27 +103,3 @@ def parse_key(name: str, text: str) -> bytes:
             "(make one with: openssl rand -base64 32)"
         )
     return key
-
-
-def sealer_from_env(env: Mapping[str, str]) -> Sealer:
-    """TOKEN_ENCRYPTION_KEY (or TOKEN_ENCRYPTION_KEY_FILE) and TOKEN_ENCRYPTION_OLD_KEYS."""
-    text = env.get("TOKEN_ENCRYPTION_KEY", "")
-    key_file = env.get("TOKEN_ENCRYPTION_KEY_FILE", "")
-    if text and key_file:
-        raise SealingProblem("set TOKEN_ENCRYPTION_KEY or TOKEN_ENCRYPTION_KEY_FILE, not both")
-    name = "TOKEN_ENCRYPTION_KEY"
-    if key_file:
-        name = "TOKEN_ENCRYPTION_KEY_FILE"
-        try:
-            text = Path(key_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SealingProblem(f"cannot read {name} {key_file}: {exc.strerror}") from None
-    current = parse_key(name, text) if text.strip() else None
-    old = [
-        parse_key(f"TOKEN_ENCRYPTION_OLD_KEYS item {index + 1}", item)
-        for index, item in enumerate(env.get("TOKEN_ENCRYPTION_OLD_KEYS", "").split(","))
-        if item.strip()
-    ]
-    if old and current is None:
-        raise SealingProblem("TOKEN_ENCRYPTION_OLD_KEYS needs TOKEN_ENCRYPTION_KEY as well")
-    return Sealer(current, old)

@@ -109,7 +109,9 @@ def context(settings: WorkerSettings, dispatcher: Dispatcher) -> WorkerContext:
             watermarks=WatermarkStore(client),
             engines=Engines(settings.databases()),
             storage=open_storage(settings.storage_url, settings.export_dir, os.environ),
-            tokens=TokenServiceProvider(settings.token_service_url, settings.token_service_secret),
+            tokens=TokenServiceProvider(
+                settings.token_service_url, settings.token_service_secret.get_secret_value()
+            ),
             dispatcher=dispatcher,
             rate_limit=cluster_rate_limit(
                 settings.redis_url,

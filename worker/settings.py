@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
-from dbsync.databases import databases_from_env
+from pydantic import Field, SecretStr, field_validator
+
+from dbsync.databases import default_databases, parse_databases
 from jobs.storage import check_storage_url
-from jobs.webhook_policy import webhook_secret_from_env
+from jobs.storage.config import PART_SIZE_VARIABLE
+from jobs.webhook_policy import checked_webhook_secret
 from service_common.rate_limit import RateLimitSettings
+from service_common.settings import SECRET, PositiveCount, PositiveNumber, ServiceSettings
 from token_service.client import DEFAULT_TOKEN_SERVICE_URL
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -38,96 +40,80 @@ DEFAULT_RETENTION_INTERVAL = 3600
 DEFAULT_WEBHOOK_RETRY_BASE_SECONDS = 10.0
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "")
-    if raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
-    return int(raw)
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{name} must be a positive number, got {raw!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class WorkerSettings:
-    redis_url: str = DEFAULT_REDIS_URL
-    export_dir: Path = Path(DEFAULT_EXPORT_DIR)
+class WorkerSettings(ServiceSettings):
+    redis_url: str = Field(default=DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
+    export_dir: Path = Field(default=Path(DEFAULT_EXPORT_DIR), validation_alias="EXPORT_DIR")
     # EXPORT_STORAGE_URL: file:///path or s3://bucket/prefix; empty: folders in export_dir.
-    storage_url: str = ""
-    token_service_url: str = DEFAULT_TOKEN_SERVICE_URL
-    token_service_secret: str = field(default="", repr=False)
-    base_url_override: str | None = None
-    metrics_bind: str = DEFAULT_METRICS_BIND
-    comment_concurrency: int = DEFAULT_COMMENT_CONCURRENCY
-    task_time_limit: int = DEFAULT_TASK_TIME_LIMIT
-    visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT
-    project_retry_window: float = DEFAULT_PROJECT_RETRY_WINDOW
-    retry_base_seconds: float = DEFAULT_RETRY_BASE_SECONDS
-    stall_seconds: float = DEFAULT_STALL_SECONDS
-    retention_days: float = DEFAULT_RETENTION_DAYS
-    retention_interval: float = DEFAULT_RETENTION_INTERVAL
-    webhook_secret: str = field(default="", repr=False)
-    webhook_retry_base_seconds: float = DEFAULT_WEBHOOK_RETRY_BASE_SECONDS
-    databases_json: str = field(default="", repr=False)  # EXPORT_DATABASES: URLs, secrets
+    storage_url: str = Field(default="", validation_alias="EXPORT_STORAGE_URL")
+    s3_part_bytes: PositiveCount | None = Field(default=None, validation_alias=PART_SIZE_VARIABLE)
+    token_service_url: str = Field(
+        default=DEFAULT_TOKEN_SERVICE_URL, validation_alias="TOKEN_SERVICE_URL"
+    )
+    token_service_secret: Annotated[SecretStr, SECRET] = Field(
+        default=SecretStr(""), validation_alias="TOKEN_SERVICE_SECRET"
+    )
+    base_url_override: str | None = Field(default=None, validation_alias="REVIZTO_BASE_URL")
+    metrics_bind: str = Field(default=DEFAULT_METRICS_BIND, validation_alias="WORKER_METRICS_BIND")
+    comment_concurrency: PositiveCount = Field(
+        default=DEFAULT_COMMENT_CONCURRENCY, validation_alias="EXPORT_COMMENT_CONCURRENCY"
+    )
+    task_time_limit: PositiveCount = Field(
+        default=DEFAULT_TASK_TIME_LIMIT, validation_alias="EXPORT_TASK_TIME_LIMIT_SECONDS"
+    )
+    visibility_timeout: PositiveCount = Field(
+        default=DEFAULT_VISIBILITY_TIMEOUT, validation_alias="EXPORT_VISIBILITY_TIMEOUT_SECONDS"
+    )
+    project_retry_window: PositiveNumber = Field(
+        default=DEFAULT_PROJECT_RETRY_WINDOW, validation_alias="EXPORT_PROJECT_RETRY_WINDOW_SECONDS"
+    )
+    retry_base_seconds: PositiveNumber = Field(
+        default=DEFAULT_RETRY_BASE_SECONDS, validation_alias="EXPORT_RETRY_BASE_SECONDS"
+    )
+    stall_seconds: PositiveNumber = Field(
+        default=DEFAULT_STALL_SECONDS, validation_alias="EXPORT_STALL_SECONDS"
+    )
+    retention_days: PositiveNumber = Field(
+        default=DEFAULT_RETENTION_DAYS, validation_alias="EXPORT_RETENTION_DAYS"
+    )
+    retention_interval: PositiveNumber = Field(
+        default=DEFAULT_RETENTION_INTERVAL, validation_alias="EXPORT_RETENTION_INTERVAL_SECONDS"
+    )
+    webhook_secret: Annotated[SecretStr, SECRET] = Field(
+        default=SecretStr(""), validation_alias="EXPORT_WEBHOOK_SECRET"
+    )
+    webhook_retry_base_seconds: PositiveNumber = Field(
+        default=DEFAULT_WEBHOOK_RETRY_BASE_SECONDS,
+        validation_alias="EXPORT_WEBHOOK_RETRY_BASE_SECONDS",
+    )
+    # EXPORT_DATABASES: name -> URL, passwords included; empty: the default database.
+    database_urls: Annotated[dict[str, str], SECRET] = Field(
+        default_factory=dict, validation_alias="EXPORT_DATABASES", repr=False
+    )
     # REVIZTO_RATE_LIMIT_RPS / _BURST: the pace every process shares through Redis.
-    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    rate_limit: RateLimitSettings = RateLimitSettings()
 
     def databases(self) -> dict[str, str]:
-        """The database destinations (DatabaseConfigError when EXPORT_DATABASES is bad)."""
-        return databases_from_env({"EXPORT_DATABASES": self.databases_json}, self.export_dir)
+        """The database destinations: EXPORT_DATABASES, or the default SQLite one."""
+        return dict(self.database_urls) or default_databases(self.export_dir)
 
     @property
     def heartbeat_interval(self) -> float:
         """Several beats per stall timeout, so one late beat never looks like a death."""
         return min(30.0, max(0.2, self.stall_seconds / 4))
 
+    @field_validator("storage_url")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
-        env = os.environ if env is None else env
-        storage_url = env.get("EXPORT_STORAGE_URL", "")
-        check_storage_url(storage_url, env)
-        return cls(
-            redis_url=env.get("REDIS_URL", DEFAULT_REDIS_URL),
-            export_dir=Path(env.get("EXPORT_DIR", DEFAULT_EXPORT_DIR)),
-            storage_url=storage_url,
-            token_service_url=env.get("TOKEN_SERVICE_URL", DEFAULT_TOKEN_SERVICE_URL),
-            token_service_secret=env.get("TOKEN_SERVICE_SECRET", ""),
-            databases_json=env.get("EXPORT_DATABASES", ""),
-            base_url_override=env.get("REVIZTO_BASE_URL") or None,
-            metrics_bind=env.get("WORKER_METRICS_BIND", DEFAULT_METRICS_BIND),
-            comment_concurrency=_int(
-                env, "EXPORT_COMMENT_CONCURRENCY", DEFAULT_COMMENT_CONCURRENCY
-            ),
-            task_time_limit=_int(env, "EXPORT_TASK_TIME_LIMIT_SECONDS", DEFAULT_TASK_TIME_LIMIT),
-            visibility_timeout=_int(
-                env, "EXPORT_VISIBILITY_TIMEOUT_SECONDS", DEFAULT_VISIBILITY_TIMEOUT
-            ),
-            project_retry_window=_positive(
-                env, "EXPORT_PROJECT_RETRY_WINDOW_SECONDS", DEFAULT_PROJECT_RETRY_WINDOW
-            ),
-            retry_base_seconds=_positive(
-                env, "EXPORT_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE_SECONDS
-            ),
-            stall_seconds=_positive(env, "EXPORT_STALL_SECONDS", DEFAULT_STALL_SECONDS),
-            retention_days=_positive(env, "EXPORT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
-            retention_interval=_positive(
-                env, "EXPORT_RETENTION_INTERVAL_SECONDS", DEFAULT_RETENTION_INTERVAL
-            ),
-            rate_limit=RateLimitSettings.from_env(env),
-            webhook_secret=webhook_secret_from_env(env),
-            webhook_retry_base_seconds=_positive(
-                env, "EXPORT_WEBHOOK_RETRY_BASE_SECONDS", DEFAULT_WEBHOOK_RETRY_BASE_SECONDS
-            ),
-        )
+    def _check_storage_url(cls, value: str) -> str:
+        check_storage_url(value, {})  # the part size is a field of its own
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr) -> SecretStr:
+        checked_webhook_secret(value.get_secret_value())
+        return value
+
+    @field_validator("database_urls", mode="before")
+    @classmethod
+    def _parse_databases(cls, value: Any) -> Any:
+        return parse_databases(value) if isinstance(value, str) else value

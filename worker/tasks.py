@@ -264,14 +264,15 @@ def deliver_notification(job_id: str, notification_id: str) -> None:
     found = ctx.jobs.notification(job_id, notification_id)
     if found is None or found[0].state != "pending":
         return  # delivered, given up, or the job was deleted
-    if not settings.webhook_secret:
+    secret = settings.webhook_secret.get_secret_value()
+    if not secret:
         log.error("webhook not sent: EXPORT_WEBHOOK_SECRET is not set id=%s", notification_id)
         return
     notification, payload = found
     after = deliver(
         notification,
         payload,
-        settings.webhook_secret,
+        secret,
         retry_base=settings.webhook_retry_base_seconds,
     )
     outcome = after.state if after.state != "pending" else "retrying"
