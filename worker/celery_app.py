@@ -21,12 +21,21 @@ Reliability settings, each chosen for long, unattended exports:
     waits for running tasks however long they take, so containers set
     REMAP_SIGTERM=SIGQUIT (docker-compose.yml): SIGTERM then means "soft shutdown, then
     requeue", and the container's stop grace period must exceed this timeout.
+  * worker_enable_soft_shutdown_on_idle stays off: with it, Celery sleeps the whole soft
+    shutdown timeout even when no task runs, so every stop or scale-down of an idle worker
+    took 60 s. It exists for reserved ETA/countdown tasks, which nothing here sends.
+  * Task events (worker_send_task_events, task_send_sent_event): Flower and
+    celery-exporter follow tasks through them; a few small messages per task.
+
+Only the `celery worker` and `celery beat` programs (worker/programs.py) set up anything
+at start; importing this module (the API, `celery inspect`, Flower) changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +43,7 @@ import redis
 from celery import Celery
 from celery.signals import (
     after_setup_logger,
+    after_setup_task_logger,
     beat_init,
     worker_init,
     worker_process_shutdown,
@@ -42,18 +52,36 @@ from celery.signals import (
 )
 
 from jobs.dispatch import QUEUE, RETENTION_TASK, Dispatcher
-from service_common.redaction import install_masking
-from worker.metrics_server import prepare_multiprocess_dir, process_exited, start_metrics_server
+from service_common.configuration_error import ConfigurationError, report_configuration_error
+from worker.broker_health import BrokerWatch
+from worker.log_setup import adopt
+from worker.metrics_server import process_exited, remove_multiprocess_dir, start_metrics_server
 from worker.settings import WorkerSettings
-
-# Before anything imports prometheus_client (see worker.metrics_server).
-prepare_multiprocess_dir()
 
 SOFT_SHUTDOWN_SECONDS = 60.0
 
-settings = WorkerSettings.from_env()
+try:
+    settings = WorkerSettings.from_env()
+except ConfigurationError as _error:
+    # Celery would print the import's traceback; an operator needs the one line, and a
+    # supervisor the EX_CONFIG status that says "do not restart, fix the settings".
+    raise SystemExit(report_configuration_error(_error)) from None
 
-app = Celery("revizto_exporter", broker=settings.redis_url, include=["worker.tasks"])
+
+class ExporterCelery(Celery):  # type: ignore[misc]  # Celery ships no type hints
+    """Celery whose `celery worker` and `celery beat` programs are ours (worker/programs.py);
+    named by string, so importing the app does not import them."""
+
+    @cached_property
+    def Worker(self) -> Any:
+        return self.subclass_with_self("worker.programs:ExporterWorker")
+
+    @cached_property
+    def Beat(self) -> Any:
+        return self.subclass_with_self("worker.programs:ExporterBeat")
+
+
+app = ExporterCelery("revizto_exporter", broker=settings.redis_url, include=["worker.tasks"])
 dispatcher = Dispatcher(app)
 app.conf.update(
     task_serializer="json",
@@ -70,7 +98,9 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_cancel_long_running_tasks_on_connection_loss=True,
     worker_soft_shutdown_timeout=SOFT_SHUTDOWN_SECONDS,
-    worker_enable_soft_shutdown_on_idle=True,
+    worker_enable_soft_shutdown_on_idle=False,
+    worker_send_task_events=True,
+    task_send_sent_event=True,
     task_default_queue=QUEUE,
     # Celery beat: retention. Its schedule file goes where a read-only image can write.
     beat_schedule={
@@ -85,8 +115,11 @@ log = logging.getLogger(__name__)
 @worker_init.connect
 def _refuse_to_start_misconfigured(**_: Any) -> None:
     # Checked when a worker starts, not at import: the API and tests import this module.
-    if not settings.token_service_secret:
-        raise SystemExit("TOKEN_SERVICE_SECRET is required: workers get their tokens with it")
+    if not settings.token_service_secret.get_secret_value():
+        missing = ConfigurationError(
+            "TOKEN_SERVICE_SECRET is required: workers get their tokens with it"
+        )
+        raise SystemExit(report_configuration_error(missing))
 
 
 @worker_init.connect
@@ -94,13 +127,10 @@ def _migrate_databases(**_: Any) -> None:
     """Bring every database destination to the newest schema before taking work; a
     migration that fails stops the worker, an unreachable database is migrated later, on
     first use."""
-    from dbsync.databases import DatabaseConfigError, Engines
+    from dbsync.databases import Engines
     from dbsync.migrate import DestinationUnavailable, MigrationFailed, ensure_schema
 
-    try:
-        engines = Engines(settings.databases())
-    except DatabaseConfigError as exc:
-        raise SystemExit(str(exc)) from None
+    engines = Engines(settings.databases())  # EXPORT_DATABASES was checked with the settings
     client = redis.Redis.from_url(settings.redis_url)
     try:
         for name in engines.names():
@@ -116,17 +146,35 @@ def _migrate_databases(**_: Any) -> None:
 
 
 @after_setup_logger.connect
-def _mask_secrets(logger: logging.Logger, **_: Any) -> None:
-    # Workers never log tokens; the masking formatter makes sure a library can't either.
-    install_masking(logger)
+def _format_and_mask_logs(logger: logging.Logger, **_: Any) -> None:
+    adopt(logger)
+
+
+@after_setup_task_logger.connect
+def _format_and_mask_task_logs(logger: logging.Logger, **_: Any) -> None:
+    adopt(logger)
+
+
+# The main process's broker check, behind the health check's /healthz.
+_broker_watch: BrokerWatch | None = None
 
 
 @worker_ready.connect
 def _serve_metrics(**_: Any) -> None:
+    global _broker_watch
+    _broker_watch = BrokerWatch(settings.redis_url)
+    _broker_watch.start()
     try:
-        start_metrics_server(settings.metrics_bind)
+        start_metrics_server(settings.metrics_bind, _broker_watch.status)
     except OSError as exc:
         log.error("worker metrics server not started bind=%s error=%s", settings.metrics_bind, exc)
+
+
+@worker_shutdown.connect
+def _stop_serving_metrics(**_: Any) -> None:
+    if _broker_watch is not None:
+        _broker_watch.stop()
+    remove_multiprocess_dir()
 
 
 # The reaper of this worker process (worker/reaper.py), once the worker is ready.

@@ -14,7 +14,8 @@ import requests
 from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Set in this process when a test imports worker.celery_app; every worker needs its own.
+# A worker started without it makes a private directory; one inherited from whoever runs
+# the tests would be shared by every worker, and each start empties it.
 NOT_INHERITED = frozenset({"PROMETHEUS_MULTIPROC_DIR"})
 
 
