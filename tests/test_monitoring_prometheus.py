@@ -3,6 +3,7 @@ alerts_test.yml pass, and every alert tells the operator what to do."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,11 @@ def test_alert_rule_unit_tests_pass_promtool() -> None:
 
 def scrape_jobs() -> dict[str, dict[str, Any]]:
     return {job["job_name"]: job for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"]}
+
+
+def test_alerts_go_to_the_compose_alertmanager() -> None:
+    (alertmanager,) = load_yaml(PROMETHEUS_CONFIG)["alerting"]["alertmanagers"]
+    assert alertmanager["static_configs"] == [{"targets": ["alertmanager:9093"]}]
 
 
 def test_scrape_config_names_the_jobs_the_alerts_select_on() -> None:
@@ -135,6 +141,8 @@ OPERATOR_INSTRUCTIONS = {
     "ReviztoExportJobsFailing": ["GET /v1/exports?state=failed"],
     "ReviztoExportBacklog": ["docker compose up -d --scale worker=N"],
     "ReviztoExportStalled": ["stalled unit requeued", "docker compose logs worker"],
+    "ReviztoApiDown": ["/readyz", "docker compose up -d api"],
+    "ReviztoWorkerDown": ["docker compose logs worker", "docker compose up -d --scale worker=N"],
 }
 
 
@@ -143,6 +151,18 @@ def test_alert_description_names_the_commands_that_fix_it(alertname: str) -> Non
     description = rules_by_name()[alertname]["annotations"]["description"]
     missing = [text for text in OPERATOR_INSTRUCTIONS[alertname] if text not in description]
     assert not missing, f"{alertname} description lacks {missing}"
+
+
+def runbook_sections() -> list[str]:
+    readme = (REPO_ROOT / "README.md").read_text()
+    runbook = readme.split("\n## Runbook\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^### (\S+)$", runbook, re.MULTILINE)
+
+
+def test_the_readme_runbook_has_one_section_per_alert() -> None:
+    sections = runbook_sections()
+    assert len(sections) == len(set(sections)), sections
+    assert set(sections) == set(rules_by_name())
 
 
 def test_reauthentication_is_critical_and_fires_without_delay() -> None:

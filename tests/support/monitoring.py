@@ -54,6 +54,8 @@ REQUIRED_ALERTS = (
     "ReviztoExportJobsFailing",
     "ReviztoExportBacklog",
     "ReviztoExportStalled",
+    "ReviztoApiDown",
+    "ReviztoWorkerDown",
 )
 
 
@@ -65,15 +67,24 @@ def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
+# The Debian package of each tool that is not in `prometheus` itself.
+_PACKAGES = {
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "amtool": "prometheus-alertmanager",
+}
+
+
 def required_binary(name: str) -> str:
     """The path of a Prometheus tool; skipped where it is missing, except in CI (`CI` set),
-    where a missing tool is a failure: .ci/run installs Debian's `prometheus` package."""
+    where a missing tool is a failure: .ci/run installs Debian's `prometheus` and
+    `prometheus-alertmanager` packages."""
     found = shutil.which(name)
     if found is None and os.access(f"/usr/bin/{name}", os.X_OK):
         found = f"/usr/bin/{name}"  # Debian's package, when /usr/bin is not on PATH
     if found is not None:
         return found
-    reason = f"{name} not found (install Debian's `prometheus` package; .ci/run does)"
+    package = _PACKAGES.get(name, "prometheus")
+    reason = f"{name} not found (install Debian's `{package}` package; .ci/run does)"
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI must run every monitoring test")
     pytest.skip(reason)
@@ -240,7 +251,8 @@ class Registry:
 
 class PrometheusServer:
     """`prometheus` on a free port, scraping the given targets every second and evaluating
-    the given rule files every second; its data lives in `workdir`."""
+    the given rule files every second, sending alerts to `alertmanagers` (host:port) if
+    any; its data lives in `workdir`."""
 
     def __init__(
         self,
@@ -249,10 +261,11 @@ class PrometheusServer:
         targets: dict[str, list[str]],
         rule_files: list[Path],
         interval: str = "1s",
+        alertmanagers: list[str] | None = None,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = {
+        config: dict[str, Any] = {
             "global": {
                 "scrape_interval": interval,
                 "scrape_timeout": interval,
@@ -264,6 +277,10 @@ class PrometheusServer:
                 for job, addresses in targets.items()
             ],
         }
+        if alertmanagers:
+            config["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]
+            }
         self.config_path = workdir / "prometheus.yml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         argv = [
@@ -298,6 +315,11 @@ class PrometheusServer:
             for alert in self.alerts()
             if alert["labels"]["alertname"] == alertname and alert["state"] == "firing"
         ]
+
+    def active_alertmanagers(self) -> list[dict[str, Any]]:
+        """The Alertmanagers Prometheus sends its alerts to."""
+        found: list[dict[str, Any]] = self._get("/api/v1/alertmanagers")["activeAlertmanagers"]
+        return found
 
     def rule_groups(self) -> list[dict[str, Any]]:
         groups: list[dict[str, Any]] = self._get("/api/v1/rules")["groups"]
