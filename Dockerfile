@@ -4,14 +4,24 @@
 #
 # Stages:
 #   base     python slim, the non-root user (uid/gid 10001) and the environment all share
-#   builder  a virtualenv at /opt/venv built from pyproject.toml; pip and setuptools work here
-#   test     builder + the test extra + make, redis-server and promtool; runs `make test`
+#   builder  a virtualenv at /opt/venv from the hash-pinned requirements.lock; pip works here
+#   test     builder + requirements-test.lock + make, redis-server and promtool; `make test`
 #   runtime  the default target: base + the virtualenv, no compilers, no source tree
+#
+# Needs BuildKit (Docker >= 23 and Compose v2 use it; Docker 20.10: DOCKER_BUILDKIT=1): it
+# builds only the stages the target needs, and mounts the optional pip.conf secret below.
 #
 #   docker build -t revizto-data-exporter .                 # runtime
 #   docker build --target test -t revizto-data-exporter:test . && docker run --rm revizto-data-exporter:test
+#
+# PYTHON_IMAGE: any Debian bookworm image with python 3.11 (`python` on PATH, venv
+# working); docker/offline-images.sh builds one from Debian packages where Docker Hub is
+# out of reach. Build-machine settings for pip (an index mirror, its CA file), if it needs
+# any: --secret id=pip.conf,src=FILE (mounted at /etc/pip.conf while pip runs, never kept).
 
-FROM python:3.11-slim-bookworm AS base
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS base
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -35,24 +45,29 @@ FROM base AS builder
 RUN python -m venv "${VIRTUAL_ENV}"
 
 # Dependencies first, in a layer of their own: they change far less often than the code.
-COPY pyproject.toml docker/pyproject_requirements.py /src/
-RUN python /src/pyproject_requirements.py /src/pyproject.toml > /src/requirements.txt \
-    && pip install --no-cache-dir -r /src/requirements.txt
+# Exactly the versions and files of requirements.lock (`make lock` writes it from
+# pyproject.toml, with setuptools for the build below): the same image on every build.
+COPY requirements.lock /src/
+RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf \
+    pip install --no-cache-dir --require-hashes -r /src/requirements.lock
 
 # Then the project itself (pyproject.toml's package list decides what goes in; the build
-# context is filtered by .dockerignore, so no secrets, caches or exports reach this stage).
+# context is filtered by .dockerignore, so no secrets, caches or exports reach this stage),
+# built with the locked setuptools rather than whatever the index has today.
 COPY . /src
-RUN pip install --no-cache-dir --no-deps /src
+RUN pip install --no-cache-dir --no-deps --no-build-isolation /src
 
 
 FROM builder AS test
 
 # Debian's versions are pinned by the base image's release (bookworm); pinning each patch
 # version would break the build at every Debian point release.
-# make runs the suite; redis-server and promtool (in `prometheus`) are what the tests start.
+# make runs the suite; redis-server, promtool (in `prometheus`), Alertmanager and amtool
+# (in `prometheus-alertmanager`) are what the tests start.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends make redis-server prometheus \
+        prometheus-alertmanager \
     && rm -rf /var/lib/apt/lists/*
 
 # The Makefile keeps its virtualenv in $VENV and reinstalls when $VENV/.installed is older
@@ -61,8 +76,9 @@ RUN apt-get update \
 ENV VENV=/opt/venv \
     CI=true
 
-RUN python /src/pyproject_requirements.py --extra test /src/pyproject.toml > /src/requirements-test.txt \
-    && pip install --no-cache-dir -r /src/requirements-test.txt
+# The test extra, pinned like the rest (requirements-test.lock holds requirements.lock too).
+RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf \
+    pip install --no-cache-dir --require-hashes -r /src/requirements-test.lock
 
 # /app itself too: ruff, mypy and pytest keep their caches there.
 COPY --chown=10001:10001 . /app

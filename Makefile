@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean lock compose-test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -34,6 +34,27 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# The hash-pinned lock files the Dockerfile installs from (pip install --require-hashes);
+# rerun after every change to pyproject.toml's dependencies (a test checks they agree).
+# requirements.lock: the dependencies plus the build backend (setuptools);
+# requirements-test.lock: the same pins plus the test extra. Any platform, Python 3.11.
+UV_VERSION ?= 0.13.8
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --native-tls --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock"
+lock: $(STAMP)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		| $(UV_COMPILE) pyproject.toml - -o requirements.lock
+	$(UV_COMPILE) --extra test --constraints requirements.lock pyproject.toml -o requirements-test.lock
+
+# The containers for real: offline base images, the exporter image, the demo profile up
+# healthy, an export over the published API, three workers scraped by Prometheus, the
+# re-authentication alert delivered by Alertmanager, the test profile without .env; then
+# everything removed. Needs root (or a running Docker engine) and ~30 GB free disk; see
+# docker/compose-test.sh.
+compose-test:
+	bash docker/compose-test.sh $(COMPOSE_TEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

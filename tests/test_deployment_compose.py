@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
+from alerting.__main__ import build_parser as alerting_parser
+from alerting.settings import AlertSettings
 from api.settings import ApiSettings
+from service_common.configuration_error import ConfigurationError
 from service_common.wsgi import parse_bind
 from tests.support.processes import REPO_ROOT
 from token_service.config import Settings as TokenServiceSettings
@@ -32,11 +36,26 @@ EXPORTER_SERVICES = ("token_service", "api", "worker")
 # Runs the image but serves nothing: Celery beat, the scheduler of periodic work.
 SCHEDULER = "beat"
 DEMO_SERVICES = ("sandbox", "demo_credentials", "demo")
-SECRETS = ("TOKEN_SERVICE_SECRET", "EXPORTER_API_KEYS")
+# Profile ops: Flower, the Celery dashboard.
+FLOWER = "flower"
+# Runs the image once per `up`: renders Alertmanager's configuration, then exits.
+RENDERER = "alertmanager_config"
+# .env's secrets -> the compose secret (a file in /run/secrets) that carries each.
+SECRETS = {"TOKEN_SERVICE_SECRET": "token_service_secret", "EXPORTER_API_KEYS": "exporter_api_keys"}
+# Who may read each: the services that need it and nothing else.
+SECRET_USERS = {
+    "token_service_secret": {"token_service", "api", "worker", "demo_credentials"},
+    "exporter_api_keys": {"api", "demo"},
+}
+RUN_SECRETS = "/run/secrets/"
 # Where each service listens inside its container (the contract the checks compare with).
-SERVICE_PORTS = {"api": 8080, "token_service": 8081, "worker": 9808, "sandbox": 8090}
+SERVICE_PORTS = {
+    "api": 8080, "token_service": 8081, "worker": 9808, "sandbox": 8090, FLOWER: 5555
+}  # fmt: skip
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (what a container must listen on)
-PUBLISHED = {"api": 8080, "prometheus": 9090, "grafana": 3000}
+PUBLISHED = {
+    "api": 8080, "prometheus": 9090, "grafana": 3000, "alertmanager": 9093, FLOWER: 5555
+}  # fmt: skip
 # Read by a library a service runs rather than by our code: name -> the library.
 THIRD_PARTY_VARIABLES = {"REMAP_SIGTERM": "billiard"}
 # What compose needs from .env in a real deployment (no demo block).
@@ -128,11 +147,11 @@ def env_file(path: Path) -> dict[str, str]:
 
 
 def argv(command: Any) -> list[str]:
-    """A compose `command` as argv; `sh -c "exec ..."` is unwrapped to what it execs."""
+    """A compose `command` as argv; `sh -c "... exec ..."` is unwrapped to what it execs."""
     args = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
     if args[:2] == ["sh", "-c"]:
         inner = shlex.split(args[2])
-        return inner[1:] if inner[0] == "exec" else inner
+        return inner[inner.index("exec") + 1 :] if "exec" in inner else inner
     return args
 
 
@@ -201,12 +220,34 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     return {key: "" if value is None else str(value) for key, value in env.items()}
 
 
+def container_environment(
+    model: dict[str, Any], name: str, dot_env: Mapping[str, str], secrets_dir: Path
+) -> dict[str, str]:
+    """A service's environment as its process sees it: the compose secrets granted to it
+    written to `secrets_dir` (where compose would mount /run/secrets) from the .env
+    variables they are declared with, and the `*_FILE` variables pointed there."""
+    service = model["services"][name]
+    granted = service.get("secrets", [])
+    for secret in granted:
+        source = model["secrets"][secret]["environment"]
+        if source in dot_env:  # else compose would refuse to create the service
+            (secrets_dir / secret).write_text(dot_env[source])
+    env = environment(service)
+    for variable, value in env.items():
+        if value.startswith(RUN_SECRETS):
+            secret = value.removeprefix(RUN_SECRETS)
+            assert secret in granted, f"{name}: {variable} names {secret}, not granted to it"
+            env[variable] = str(secrets_dir / secret)
+    return env
+
+
 # --- shape: services and profiles -------------------------------------------------------------
 
 
 def test_compose_file_parses_with_the_expected_services(services: dict[str, Any]) -> None:
     expected = {
-        "redis", "prometheus", "grafana", "test", SCHEDULER, *EXPORTER_SERVICES, *DEMO_SERVICES
+        "redis", "prometheus", "grafana", "alertmanager", RENDERER, "test", SCHEDULER,
+        *EXPORTER_SERVICES, *DEMO_SERVICES, FLOWER,
     }  # fmt: skip
     assert set(services) == expected
 
@@ -218,7 +259,9 @@ def test_demo_services_only_in_the_demo_profile_and_tests_only_in_the_test_profi
     for name in DEMO_SERVICES:
         assert profiles[name] == ["demo"], name
     assert profiles["test"] == ["test"]
-    for name in ("redis", "prometheus", "grafana", SCHEDULER, *EXPORTER_SERVICES):
+    assert profiles[FLOWER] == ["ops"]
+    always = ("redis", "prometheus", "grafana", "alertmanager", RENDERER, SCHEDULER)
+    for name in (*always, *EXPORTER_SERVICES):
         assert profiles[name] == [], f"{name} must run without a profile"
 
 
@@ -291,6 +334,59 @@ def test_the_worker_runs_the_celery_app_in_exec_form(services: dict[str, dict[st
         assert flag in help_text, f"celery worker has no {flag}"
 
 
+CELERY_APP = [str(Path(sys.executable).parent / "celery"), "-A", "worker.celery_app"]
+
+
+def test_flower_runs_the_celery_app_behind_basic_auth_from_a_secret(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    from flower.command import is_flower_envvar
+    from flower.options import default_options  # Flower's options are Tornado's
+
+    flower = services[FLOWER]
+    args = argv(flower["command"])
+    assert args[:4] == ["celery", "-A", "worker.celery_app", "flower"]
+    subprocess.run(
+        [*CELERY_APP, "flower", "--help"], cwd=REPO_ROOT, capture_output=True, check=True
+    )  # the plugin is installed and loads the app
+    for flag in (arg.partition("=")[0] for arg in args[4:] if arg.startswith("--")):
+        assert flag[2:].replace("-", "_") in default_options, f"celery flower has no {flag}"
+    assert f"--port={SERVICE_PORTS[FLOWER]}" in args
+    # The login is a compose secret (required: compose refuses Flower without it), never a
+    # variable of the container; the shell hands the file's content to Flower.
+    assert raw_compose["secrets"]["flower_basic_auth"] == {"environment": "FLOWER_BASIC_AUTH"}
+    assert flower["secrets"] == ["flower_basic_auth"]
+    assert "FLOWER_BASIC_AUTH" not in environment(flower)
+    assert is_flower_envvar("FLOWER_BASIC_AUTH"), "Flower reads its basic auth from there"
+    secret = tmp_path / "flower_basic_auth"
+    secret.write_text("ops:a-flower-password")
+    script = raw_compose["services"][FLOWER]["command"][2].replace("$$", "$")
+    script = script.replace("/run/secrets/flower_basic_auth", str(secret))
+    script = script.replace(" ".join(args), "printenv FLOWER_BASIC_AUTH")
+    done = subprocess.run(
+        ["sh", "-c", script], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ops:a-flower-password"
+
+
+def test_the_workers_health_check_asks_about_the_broker_not_the_metrics(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from worker.metrics_server import HEALTH_PATH
+
+    url = services["worker"]["healthcheck"]["test"][4]
+    assert urllib.parse.urlsplit(url).path == HEALTH_PATH
+
+
+def test_log_format_is_passed_to_every_service_that_runs_our_code(
+    raw_compose: dict[str, Any],
+) -> None:
+    for name in (*EXPORTER_SERVICES, SCHEDULER, "sandbox"):
+        env = raw_compose["services"][name]["environment"]
+        assert env["LOG_FORMAT"] == "${LOG_FORMAT:-}", name
+
+
 def test_the_sandbox_command_is_accepted_by_its_parser(
     services: dict[str, dict[str, Any]],
 ) -> None:
@@ -320,17 +416,18 @@ def test_the_demo_client_command_uses_flags_the_demo_has(
 
 
 def test_the_demo_client_gets_the_first_api_key_and_python_stays_pid_1(
-    raw_compose: dict[str, Any], demo_env: dict[str, str]
+    raw_compose: dict[str, Any], compose: dict[str, Any], demo_env: dict[str, str], tmp_path: Path
 ) -> None:
     shell = raw_compose["services"]["demo"]["command"]
     assert shell[:2] == ["sh", "-c"]
     assert shell[2].startswith("exec "), "without exec the shell would be PID 1"
     script = interpolate(shell[2], demo_env)
-    # What the container's shell does with it:
+    # What the container's shell does with it, the keys in their secret file:
     keys = "first-key-of-sixteen-chars,second-key-of-sixteen"
+    env = container_environment(compose, "demo", {"EXPORTER_API_KEYS": keys}, tmp_path)
     done = subprocess.run(
         ["sh", "-c", script.replace("exec python", "echo", 1)],
-        env={"EXPORTER_API_KEYS": keys, "PATH": "/usr/bin:/bin"},
+        env={**env, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=True,
@@ -356,7 +453,7 @@ def test_the_demo_credentials_script_is_mounted_from_this_repository(
 def test_every_long_running_service_has_a_health_check(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    one_shot = {"demo", "demo_credentials", "test"}
+    one_shot = {"demo", "demo_credentials", "test", RENDERER}
     for name, service in services.items():
         check = service.get("healthcheck", {})
         if name in one_shot:
@@ -403,6 +500,7 @@ def test_services_start_after_what_they_depend_on_is_healthy(
         "api": {"redis", "token_service"},
         "worker": {"redis", "token_service"},
         "beat": {"redis"},
+        FLOWER: {"redis"},
         "grafana": {"prometheus"},
         "demo_credentials": {"sandbox", "token_service"},
     }
@@ -413,6 +511,10 @@ def test_services_start_after_what_they_depend_on_is_healthy(
             assert depends[dependency]["condition"] == "service_healthy", (name, dependency)
     demo = services["demo"]["depends_on"]
     assert demo["demo_credentials"]["condition"] == "service_completed_successfully"
+    # Alertmanager starts only on a configuration the renderer accepted.
+    assert services["alertmanager"]["depends_on"] == {
+        RENDERER: {"condition": "service_completed_successfully"}
+    }
     assert {demo["api"]["condition"], demo["worker"]["condition"]} == {"service_healthy"}
 
 
@@ -455,11 +557,11 @@ def architecture_table() -> dict[str, set[str]]:
     assert ARCHITECTURE.is_file(), f"{ARCHITECTURE.relative_to(REPO_ROOT)} is missing"
     rows = re.findall(r"^\| `([A-Z_]+)` \| ([^|]+) \|", ARCHITECTURE.read_text(), re.MULTILINE)
     assert rows, "docs/architecture.md has no variable table"
-    known = {*EXPORTER_SERVICES, SCHEDULER}
+    known = {*EXPORTER_SERVICES, SCHEDULER, RENDERER}
     table = {}
     for name, users in rows:
         listed = {user.strip() for user in users.split(",")}
-        table[name] = known if "all" in listed else listed
+        table[name] = known - {RENDERER} if "all" in listed else listed
         assert table[name] <= known, f"{name}: unknown service in {sorted(listed)}"
     return table
 
@@ -490,18 +592,29 @@ def test_every_variable_the_architecture_lists_for_a_service_is_set_for_it(
 
 
 def test_each_service_accepts_its_compose_environment(
-    services: dict[str, dict[str, Any]], real: dict[str, Any]
+    compose: dict[str, Any], demo_env: dict[str, str], real: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The settings parsers of the services, fed what compose gives them (demo and real)."""
-    for model in (services, real["services"]):
-        token_settings = TokenServiceSettings.from_env(environment(model["token_service"]))
+    """The settings parsers of the services, fed what compose gives them (demo and real),
+    secrets included: from .env through the secret files to the settings."""
+    deployments = (("demo", compose, demo_env), ("real", real, REAL_DEPLOYMENT_ENV))
+    for label, model, dot_env in deployments:
+        secrets_dir = tmp_path / label
+        secrets_dir.mkdir()
+        envs = {
+            name: container_environment(model, name, dot_env, secrets_dir)
+            for name in EXPORTER_SERVICES
+        }
+        token_settings = TokenServiceSettings.from_env(envs["token_service"])
         token_settings.check()
         assert token_settings.appsettings_path == Path("/app/config/appsettings.json")
-        api = ApiSettings.from_env(environment(model["api"]))
-        assert api.keys.keys
-        assert api.token_service_secret
-        worker = WorkerSettings.from_env(environment(model["worker"]))
-        assert worker.token_service_secret == token_settings.secret == api.token_service_secret
+        api = ApiSettings.from_env(envs["api"])
+        first_key = dot_env["EXPORTER_API_KEYS"].split(",")[0]
+        assert api.keys.identify(first_key) is not None
+        worker = WorkerSettings.from_env(envs["worker"])
+        secret = token_settings.secret.get_secret_value()
+        assert secret == dot_env["TOKEN_SERVICE_SECRET"]
+        assert worker.token_service_secret.get_secret_value() == secret
+        assert api.token_service_secret.get_secret_value() == secret
         assert worker.export_dir == api.export_dir
         for bind in (token_settings.bind, api.bind, worker.metrics_bind):
             assert parse_bind(bind)[0] == ALL_INTERFACES, "in a container, loopback is unreachable"
@@ -584,7 +697,7 @@ def test_grafana_mounts_the_monitoring_directories_read_only(
     assert "./monitoring/grafana/dashboards:/var/lib/grafana/dashboards:ro" in volumes
 
 
-def test_only_the_api_prometheus_and_grafana_are_published_on_loopback_by_default(
+def test_only_the_api_and_the_monitoring_uis_are_published_on_loopback_by_default(
     real: dict[str, Any],
 ) -> None:
     published = {
@@ -626,17 +739,39 @@ def test_only_the_token_service_mounts_the_appsettings_directory_read_write(
     assert real_volume == "./config:/app/config"
 
 
-def test_secrets_come_from_env_and_compose_fails_fast_without_them(
-    raw_compose: dict[str, Any],
+def test_secrets_reach_services_as_files_and_compose_fails_fast_without_them(
+    raw_compose: dict[str, Any], real: dict[str, Any], tmp_path: Path
 ) -> None:
-    for service in raw_compose["services"].values():
-        for variable, value in (service.get("environment") or {}).items():
-            if variable in SECRETS:
-                assert str(value).startswith(f"${{{variable}:?"), variable
-    for missing in SECRETS:
-        env = {k: v for k, v in REAL_DEPLOYMENT_ENV.items() if k != missing}
-        with pytest.raises(MissingVariable, match=missing):
-            interpolated(raw_compose, env)
+    declared = raw_compose["secrets"]
+    for variable, secret in SECRETS.items():
+        # compose's `environment` source: the value of the .env variable, as a file.
+        assert declared[secret] == {"environment": variable}, secret
+        users = set()
+        for name, service in raw_compose["services"].items():
+            env = service.get("environment") or {}
+            assert variable not in env, f"{name}: {variable} as a variable, not a secret"
+            if secret in service.get("secrets", []):
+                users.add(name)
+                assert env[f"{variable}_FILE"] == RUN_SECRETS + secret, name
+            else:
+                assert f"{variable}_FILE" not in env, f"{name} is not granted {secret}"
+        assert users == SECRET_USERS[secret], secret
+    # Without the variable in .env compose refuses to create a service granted the secret
+    # (an `environment` secret needs its variable). A service started without the file
+    # anyway stops at once, naming it, rather than running without its secret.
+    read_settings = {
+        "token_service": TokenServiceSettings.from_env,
+        "api": ApiSettings.from_env,
+        "worker": WorkerSettings.from_env,
+    }
+    for variable, secret in SECRETS.items():
+        dot_env = {k: v for k, v in REAL_DEPLOYMENT_ENV.items() if k != variable}
+        secrets_dir = tmp_path / secret
+        secrets_dir.mkdir()
+        for name in sorted(SECRET_USERS[secret] & read_settings.keys()):
+            env = container_environment(real, name, dot_env, secrets_dir)
+            with pytest.raises(ConfigurationError, match=f"cannot read {variable}_FILE"):
+                read_settings[name](env)
 
 
 def test_dot_env_is_git_ignored() -> None:
@@ -680,3 +815,165 @@ def test_real_deployments_cannot_reach_the_sandbox(
     demo_block = ENV_EXAMPLE.read_text().split("===== DEMO")[1]
     assert "REVIZTO_BASE_URL=http://sandbox" in demo_block
     assert "TOKEN_SERVICE_CONFIG=demo-config" in demo_block
+
+
+# --- alert delivery: the renderer and Alertmanager ----------------------------------------------
+
+
+def test_the_renderer_is_given_every_alert_setting_empty_unless_env_sets_it(
+    raw_compose: dict[str, Any], real: dict[str, Any]
+) -> None:
+    given = raw_compose["services"][RENDERER]["environment"]
+    settings = {str(field.alias) for field in AlertSettings.model_fields.values() if field.alias}
+    assert set(given) == settings, "the renderer gets exactly the ALERT_* settings"
+    for variable, value in given.items():
+        assert value == f"${{{variable}:-}}", f"{variable}: empty means off, no default here"
+    # Empty settings are a valid configuration: the null receiver.
+    renderer_env = environment(real["services"][RENDERER])
+    assert AlertSettings.from_env(renderer_env).receivers == ()
+
+
+def test_alertmanager_reads_the_file_the_renderer_writes_from_the_same_volume(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    renderer, alertmanager = services[RENDERER], services["alertmanager"]
+    args = argv(renderer["command"])
+    assert args[:3] == ["python", "-m", "alerting"]
+    parsed = alerting_parser().parse_args(args[3:])
+    assert parsed.command == "render"
+    config_flag = f"--config.file={parsed.out}"
+    assert config_flag in alertmanager["command"]
+    written = {v.split(":")[0]: v.split(":")[1] for v in renderer["volumes"]}
+    read = {v.split(":")[0]: v.split(":")[1:] for v in alertmanager["volumes"]}
+    (volume,) = written
+    # The same path on both sides: the config names its secret files by absolute path.
+    assert read[volume] == [written[volume], "ro"]
+    assert Path(parsed.out).parent == Path(written[volume])
+    assert set(read) == {volume, "alertmanager-data"}
+    assert "--storage.path=/alertmanager" in alertmanager["command"]
+    assert "--cluster.listen-address=" in alertmanager["command"], "one instance, no gossip"
+
+
+def test_the_renderer_runs_as_root_with_no_capability_but_chown(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """Root only to write into a fresh volume and hand the files to Alertmanager's user."""
+    renderer = services[RENDERER]
+    assert renderer["user"] == "0:0"
+    assert renderer["cap_drop"] == ["ALL"]
+    assert renderer["cap_add"] == ["CHOWN"]
+    assert "no-new-privileges:true" in renderer["security_opt"]
+    parsed = alerting_parser().parse_args(argv(renderer["command"])[3:])
+    assert (parsed.owner.uid, parsed.owner.gid) == (65534, 65534), "the prom images' nobody"
+
+
+def test_alertmanager_image_and_health_check(raw_compose: dict[str, Any]) -> None:
+    alertmanager = raw_compose["services"]["alertmanager"]
+    assert alertmanager["image"] == "${ALERTMANAGER_IMAGE:-prom/alertmanager:v0.27.0}"
+    assert alertmanager["healthcheck"]["test"] == [
+        "CMD", "wget", "-q", "--spider", "http://127.0.0.1:9093/-/healthy"
+    ]  # fmt: skip
+    assert alertmanager["restart"] == "unless-stopped"
+
+
+def test_prometheus_sends_alerts_to_the_compose_alertmanager_port(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    (alertmanagers,) = config["alerting"]["alertmanagers"]
+    (static,) = alertmanagers["static_configs"]
+    (target,) = static["targets"]
+    host, _, port = target.rpartition(":")
+    assert host == "alertmanager"
+    assert host in services
+    assert int(port) == PUBLISHED["alertmanager"]
+
+
+# --- images, root filesystems, the test profile ---------------------------------------------------
+
+# The services that run an upstream image: the variable that chooses it, and the upstream
+# default. docker/offline-images.sh prints local equivalents for these variables.
+UPSTREAM_IMAGES = {
+    "redis": "REDIS_IMAGE",
+    "prometheus": "PROMETHEUS_IMAGE",
+    "grafana": "GRAFANA_IMAGE",
+    "alertmanager": "ALERTMANAGER_IMAGE",
+}
+_IMAGE = re.compile(r"\$\{(?P<variable>[A-Z_]+_IMAGE):-(?P<default>[^}]+)\}(?P<suffix>-test)?")
+OFFLINE_DOCKERFILE = REPO_ROOT / "docker" / "offline" / "Dockerfile"
+
+
+def test_every_image_is_a_variable_with_the_upstream_default(raw_compose: dict[str, Any]) -> None:
+    """No service runs an unparameterised upstream image: where Docker Hub is out of reach
+    each can be pointed at a local equivalent without editing this file."""
+    documented = ENV_EXAMPLE.read_text()
+    for name, service in raw_compose["services"].items():
+        match = _IMAGE.fullmatch(service["image"])
+        assert match, f"{name}: image {service['image']!r} is not ${{NAME_IMAGE:-default}}"
+        variable, default = match.group("variable"), match.group("default")
+        if name in UPSTREAM_IMAGES:
+            assert variable == UPSTREAM_IMAGES[name], name
+            assert re.fullmatch(r"[a-z0-9./-]+:[\w.-]+", default), f"{name}: pin a tag"
+            assert not default.startswith("revizto-offline/"), "the default is upstream's"
+        else:
+            assert variable == "EXPORTER_IMAGE", f"{name} runs this repository's image"
+        assert f"# {variable}={default}\n" in documented, f".env.example: {variable}={default}"
+
+
+def environment_secrets(model: dict[str, Any], service: dict[str, Any]) -> list[str]:
+    """The secrets granted to a service that compose must write into the container."""
+    declared = model.get("secrets", {})
+    return [s for s in service.get("secrets", []) if "environment" in declared.get(s, {})]
+
+
+def test_root_filesystems_are_read_only_with_a_tmpfs_for_tmp(compose: dict[str, Any]) -> None:
+    """Services write only to their volumes and /tmp (celery beat's schedule file, the
+    workers' PROMETHEUS_MULTIPROC_DIR). The exceptions: the test suite (it writes its caches
+    into /app), and services granted an `environment` secret, which compose writes into the
+    container and refuses to for a read-only one."""
+    for name, service in compose["services"].items():
+        if name == "test":
+            continue
+        if environment_secrets(compose, service):
+            assert service.get("read_only") is False, f"{name}: compose would refuse its secret"
+            continue
+        assert service.get("read_only") is True, f"{name} needs read_only: true"
+        assert "/tmp" in service.get("tmpfs", []), f"{name} needs a tmpfs on /tmp"
+
+
+def test_the_test_profile_needs_no_env_file(raw_compose: dict[str, Any]) -> None:
+    """`docker compose --profile test run --rm test` on a fresh clone, without .env: no
+    interpolation may demand a variable (secrets are checked per service, by compose)."""
+    interpolated(raw_compose, {})
+    assert not raw_compose["services"]["test"].get("secrets")
+    assert referenced_variables(raw_compose["services"]["test"]) <= {
+        "EXPORTER_IMAGE",
+        "PYTHON_IMAGE",
+    }
+
+
+def test_health_check_tools_exist_in_upstream_and_offline_images(
+    raw_compose: dict[str, Any],
+) -> None:
+    """redis-cli and wget: in the upstream images, and in the offline stages too."""
+    stages = {
+        match.group(1): body
+        for match, body in zip(
+            re.finditer(r"^FROM \S+ AS (\w+)$", OFFLINE_DOCKERFILE.read_text(), re.MULTILINE),
+            re.split(r"^FROM .*$", OFFLINE_DOCKERFILE.read_text(), flags=re.MULTILINE)[1:],
+            strict=True,
+        )
+    }
+    assert "redis-server" in stages["redis"], "Debian's redis-server brings redis-cli"
+    assert "redis-cli" in " ".join(raw_compose["services"]["redis"]["healthcheck"]["test"])
+    for name in ("prometheus", "alertmanager"):
+        assert raw_compose["services"][name]["healthcheck"]["test"][:2] == ["CMD", "wget"], name
+        assert re.search(r"install .*\bwget\b", stages[name]), f"offline {name} lacks wget"
+
+
+def test_ci_runs_the_compose_test_after_the_test_suite() -> None:
+    ci = (REPO_ROOT / ".ci" / "run").read_text().splitlines()
+    commands = [line.strip() for line in ci if line.strip().startswith("make ")]
+    assert commands[-2:] == ["make test", "make compose-test"]
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert re.search(r"^compose-test:\n\tbash docker/compose-test\.sh", makefile, re.MULTILINE)

@@ -1,5 +1,6 @@
-"""The Dockerfile, .dockerignore and appsettings.example.json, checked without a Docker
-engine: hadolint, the stages, the user, the health check and what reaches the image."""
+"""The Dockerfile, .dockerignore, the lock files and appsettings.example.json, checked
+without a Docker engine: hadolint, the stages, the base image parameter, the user, the
+health check, the pinned dependencies and what reaches the image."""
 
 from __future__ import annotations
 
@@ -15,11 +16,18 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.support.processes import REPO_ROOT
 from token_service.appsettings import AppSettingsFile
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
+LOCK = REPO_ROOT / "requirements.lock"
+TEST_LOCK = REPO_ROOT / "requirements-test.lock"
+OFFLINE_IMAGES = REPO_ROOT / "docker" / "offline-images.sh"
+# The upstream base the Dockerfile defaults to; PYTHON_IMAGE chooses another.
+UPSTREAM_PYTHON = re.compile(r"python:3\.1[1-9]-slim(-\w+)?")
 # Packages that bring a compiler or headers: the builder's business, never the runtime's.
 BUILD_TOOLS = re.compile(r"\b(build-essential|gcc|g\+\+|clang|cc|make|[\w.+-]+-dev)\b")
 SERVICE_PORTS = {8080, 8081, 8090, 9808}
@@ -51,6 +59,8 @@ def parse_dockerfile(text: str) -> list[Stage]:
     for line in logical:
         keyword, _, args = line.strip().partition(" ")
         keyword = keyword.upper()
+        if not stages and keyword == "ARG":
+            continue  # a global ARG, for the FROM lines (global_args)
         if keyword == "FROM":
             words = args.split()
             name = words[2] if len(words) > 2 and words[1].upper() == "AS" else ""
@@ -58,6 +68,19 @@ def parse_dockerfile(text: str) -> list[Stage]:
         else:
             stages[-1].instructions.append((keyword, " ".join(args.split())))
     return stages
+
+
+def global_args(text: str) -> dict[str, str]:
+    """The ARGs before the first FROM, which FROM lines may use: name -> default."""
+    found = {}
+    for line in text.splitlines():
+        keyword, _, args = line.strip().partition(" ")
+        if keyword.upper() == "FROM":
+            break
+        if keyword.upper() == "ARG":
+            name, _, default = args.strip().partition("=")
+            found[name] = default
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +122,27 @@ def test_the_dockerfile_passes_hadolint_without_warnings() -> None:
 
 def test_the_default_target_is_the_runtime_stage(stages: dict[str, Stage]) -> None:
     assert list(stages)[-1] == "runtime", "`docker build .` must produce the runtime image"
-    assert re.fullmatch(r"python:3\.1[1-9]-slim(-\w+)?", lineage(stages, "runtime")[-1].parent)
+    assert lineage(stages, "runtime")[-1].parent == "${PYTHON_IMAGE}"
+
+
+def test_the_base_image_is_a_build_argument_defaulting_to_upstream_python(
+    stages: dict[str, Stage],
+) -> None:
+    """Where Docker Hub is out of reach, PYTHON_IMAGE names a local equivalent (built by
+    docker/offline-images.sh); nothing impersonates the upstream tag."""
+    args = global_args(DOCKERFILE.read_text())
+    assert UPSTREAM_PYTHON.fullmatch(args["PYTHON_IMAGE"])
+    for stage in stages.values():
+        assert stage.parent == "${PYTHON_IMAGE}" or stage.parent in stages, (
+            f"{stage.name} is built FROM {stage.parent}: only ${{PYTHON_IMAGE}} or a stage"
+        )
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        build = service.get("build")
+        if isinstance(build, dict):
+            assert build.get("args", {}).get("PYTHON_IMAGE") == (
+                f"${{PYTHON_IMAGE:-{args['PYTHON_IMAGE']}}}"
+            ), f"{name}: compose must pass PYTHON_IMAGE, with the Dockerfile's default"
 
 
 def test_the_runtime_runs_as_a_fixed_non_root_user(stages: dict[str, Stage]) -> None:
@@ -153,12 +196,30 @@ def test_the_runtime_exposes_every_service_port(stages: dict[str, Stage]) -> Non
     assert exposed == SERVICE_PORTS
 
 
-def test_the_builder_installs_the_project_from_pyproject(stages: dict[str, Stage]) -> None:
+def pip_installs(stage: Stage) -> list[str]:
+    return [run for run in stage.all("RUN") if "pip install" in run]
+
+
+def test_the_builder_installs_exactly_the_lock_then_the_project(stages: dict[str, Stage]) -> None:
     builder = stages["builder"]
-    assert any("pyproject.toml" in copy for copy in builder.all("COPY"))
-    runs = builder.all("RUN")
-    assert any("pyproject_requirements.py" in run and "pip install" in run for run in runs)
-    assert any(re.search(r"pip install .*--no-deps /src\b", run) for run in runs)
+    assert "requirements.lock /src/" in builder.all("COPY"), "the lock first, in its own layer"
+    locked, project = pip_installs(builder)
+    assert re.search(r"pip install .*--require-hashes -r /src/requirements\.lock$", locked)
+    # The project alone, built with the locked setuptools rather than a fresh download.
+    assert re.search(r"pip install .*--no-deps --no-build-isolation /src$", project)
+
+
+def test_every_dependency_install_is_hash_checked_and_gets_pip_conf_as_a_secret(
+    stages: dict[str, Stage],
+) -> None:
+    """The build machine's pip settings (an index mirror) arrive as a BuildKit secret, so
+    nothing of them stays in a layer; every install that downloads checks hashes."""
+    for stage in stages.values():
+        for run in pip_installs(stage):
+            if "--no-deps" in run:
+                continue
+            assert "--require-hashes" in run, (stage.name, run)
+            assert run.startswith("--mount=type=secret,id=pip.conf,target=/etc/pip.conf "), run
 
 
 def test_the_test_stage_runs_make_test_with_its_tools(stages: dict[str, Stage]) -> None:
@@ -166,9 +227,12 @@ def test_the_test_stage_runs_make_test_with_its_tools(stages: dict[str, Stage]) 
     (cmd,) = test.all("CMD")
     assert exec_form(cmd) == ["make", "test"]
     installs = " ".join(run for run in test.all("RUN") if "apt-get install" in run)
-    for package in ("make", "redis-server", "prometheus"):
+    for package in ("make", "redis-server", "prometheus", "prometheus-alertmanager"):
         assert re.search(rf"\b{package}\b", installs), package
-    assert any("--extra test" in run for run in test.all("RUN"))
+    assert any(
+        re.search(r"--require-hashes -r /src/requirements-test\.lock$", run)
+        for run in pip_installs(test)
+    )
     assert test.all("USER"), "the tests run as the non-root user too"
 
 
@@ -183,28 +247,74 @@ def test_compose_builds_only_targets_the_dockerfile_has(stages: dict[str, Stage]
     assert targets <= set(stages)
 
 
-def test_the_requirements_helper_lists_pyprojects_dependencies() -> None:
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    helper = REPO_ROOT / "docker" / "pyproject_requirements.py"
-    for extra, expected in [
-        ([], pyproject["dependencies"]),
-        (["--extra", "test"], pyproject["optional-dependencies"]["test"]),
-    ]:
-        done = subprocess.run(
-            [sys.executable, str(helper), *extra, str(REPO_ROOT / "pyproject.toml")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert done.stdout.splitlines() == expected
-    unknown = subprocess.run(
-        [sys.executable, str(helper), "--extra", "nope", str(REPO_ROOT / "pyproject.toml")],
-        capture_output=True,
-        text=True,
-        check=False,
+def pins(lock: Path) -> dict[str, str]:
+    """The `name==version` lines of a lock file: normalized name -> version."""
+    found = {}
+    for line in lock.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^ ;\\]+)", line)
+        if match:
+            found[canonicalize_name(match.group(1))] = match.group(2)
+    return found
+
+
+def locked_requirements() -> list[tuple[Path, str]]:
+    """Every requirement pyproject.toml names, with the lock file that must pin it."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    return [
+        *((LOCK, requirement) for requirement in project["dependencies"]),
+        # The build backend: the Dockerfile builds the project without build isolation.
+        *((LOCK, requirement) for requirement in pyproject["build-system"]["requires"]),
+        *((TEST_LOCK, requirement) for requirement in project["dependencies"]),
+        *((TEST_LOCK, requirement) for requirement in project["optional-dependencies"]["test"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lock", "requirement"),
+    locked_requirements(),
+    ids=[f"{lock.name}:{req}" for lock, req in locked_requirements()],
+)
+def test_the_lock_files_pin_every_requirement_of_pyproject(lock: Path, requirement: str) -> None:
+    """In sync with pyproject.toml: after changing its dependencies, run `make lock`."""
+    wanted = Requirement(requirement)
+    pinned = pins(lock).get(canonicalize_name(wanted.name))
+    assert pinned is not None, f"{lock.name} does not pin {wanted.name}: run `make lock`"
+    assert wanted.specifier.contains(pinned, prereleases=True), (
+        f"{lock.name} pins {wanted.name}=={pinned}, outside {wanted.specifier}: run `make lock`"
     )
-    assert unknown.returncode != 0
-    assert "no extra 'nope'" in unknown.stderr
+
+
+def test_the_lock_files_carry_hashes_and_agree_with_each_other() -> None:
+    for lock in (LOCK, TEST_LOCK):
+        text = lock.read_text()
+        assert "make lock" in text.splitlines()[1], f"{lock.name}: not written by `make lock`"
+        entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])
+        for entry in entries:
+            if "==" in entry.split("\n", 1)[0]:
+                assert "--hash=sha256:" in entry, f"{lock.name}: no hash for {entry.split()[0]}"
+    main, test = pins(LOCK), pins(TEST_LOCK)
+    disagree = {name: (v, test[name]) for name, v in main.items() if test.get(name, v) != v}
+    assert not disagree, f"requirements-test.lock pins differently: {disagree}"
+
+
+def test_the_offline_images_are_tagged_as_local_equivalents_never_as_upstream() -> None:
+    """docker/offline-images.sh prints the variables to use; no Docker needed for that."""
+    done = subprocess.run(
+        ["bash", str(OFFLINE_IMAGES), "env"], capture_output=True, text=True, check=True
+    )
+    settings = dict(line.split("=", 1) for line in done.stdout.splitlines())
+    assert set(settings) == {
+        "PYTHON_IMAGE",
+        "REDIS_IMAGE",
+        "PROMETHEUS_IMAGE",
+        "ALERTMANAGER_IMAGE",
+    }
+    for name, image in settings.items():
+        assert image.startswith("revizto-offline/"), (name, image)
+    compose = (REPO_ROOT / "docker-compose.yml").read_text()
+    for name in settings:
+        assert f"${{{name}:-" in compose, f"compose does not read {name}"
 
 
 # --- what reaches the build context -------------------------------------------------------------
