@@ -15,6 +15,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from tests.support.exporter import ExporterStack, StartStack, wait_for_progress
@@ -197,6 +198,7 @@ def test_a_worker_killed_mid_upload_leaves_no_object_that_looks_complete(
     assert "temporary files of an earlier attempt removed" in stack.logs()
 
 
+@pytest.mark.slow
 def test_deletion_and_retention_remove_the_objects(
     sandbox_factory: SandboxFactory, exporter_factory: StartStack, moto_server: MotoServer
 ) -> None:

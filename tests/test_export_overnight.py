@@ -154,6 +154,7 @@ def test_a_transient_failure_resumes_without_reading_finished_work_again(
     assert done["progress"]["records"] == clean["progress"]["records"]
 
 
+@pytest.mark.slow
 def test_an_error_rate_of_thirty_percent_still_exports_everything(
     sandbox_factory: SandboxFactory, exporter_factory: StartStack
 ) -> None:
@@ -166,6 +167,7 @@ def test_an_error_rate_of_thirty_percent_still_exports_everything(
     assert_complete_and_unique(stack, done)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("victim", ["main process", "main process and pool"])
 def test_a_worker_killed_with_sigkill_is_redone_by_another_within_the_stall_timeout(
     sandbox_factory: SandboxFactory, exporter_factory: StartStack, victim: str
@@ -194,6 +196,7 @@ def test_a_worker_killed_with_sigkill_is_redone_by_another_within_the_stall_time
     assert not [p.name for p in folder.iterdir() if p.name.endswith(".partial")]
 
 
+@pytest.mark.slow
 def test_a_redis_restart_mid_export_loses_no_work(
     sandbox_factory: SandboxFactory, exporter_factory: StartStack, aof_redis: PrivateRedis
 ) -> None:

@@ -169,6 +169,7 @@ def test_v1_projects_says_why_a_licence_cannot_be_exported(
     assert len(licences[main["uuid"]]["projects"]) == 2
 
 
+@pytest.mark.slow
 def test_a_project_refused_mid_export_is_skipped_without_its_files_or_its_watermark(
     sandbox_factory: SandboxFactory, exporter_factory: StartStack, redis_url: str
 ) -> None:

@@ -9,6 +9,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from jobs.timestamps import parse_rfc3339
 from tests.support.exporter import (
     StartStack,
@@ -127,6 +129,7 @@ def test_a_revoked_credential_fails_the_job_fast_with_reauth_required(
     assert all(f["complete"] is False for f in done["files"])
 
 
+@pytest.mark.slow
 def test_tokens_expiring_every_few_seconds_never_surface_as_errors(
     sandbox_factory: SandboxFactory, exporter_factory: StartStack
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
+import pytest
 import redis
 import requests
 
@@ -31,6 +32,7 @@ def token_requests(sandbox: SandboxProcess) -> int:
     return int(sandbox.stats()["token_endpoint"]["requests"])
 
 
+@pytest.mark.slow
 def test_killed_before_revizto_rotated_the_other_replica_carries_on(
     sandbox_factory: SandboxFactory, start_service: StartService, redis_url: str
 ) -> None:
@@ -68,6 +70,7 @@ def test_killed_before_revizto_rotated_the_other_replica_carries_on(
     assert not store.exists(INFLIGHT_KEY)
 
 
+@pytest.mark.slow
 def test_killed_after_revizto_rotated_reaches_reauth_rotation_lost_spending_once(
     sandbox_factory: SandboxFactory, start_service: StartService, redis_url: str
 ) -> None:

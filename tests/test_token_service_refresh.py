@@ -20,6 +20,7 @@ def refreshes(sandbox: SandboxProcess) -> int:
     return int(sandbox.stats()["token_endpoint"]["refresh_token"]["ok"])
 
 
+@pytest.mark.slow
 def test_short_lived_tokens_are_refreshed_before_expiry_and_callers_never_see_401(
     sandbox_factory: SandboxFactory, start_service: StartService
 ) -> None:
