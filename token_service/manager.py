@@ -440,13 +440,18 @@ class TokenManager:
     ) -> TokenState:
         """One refresh of `seen_generation`, however many threads ask for it at once;
         the caller waits `wait` seconds for it (default: as long as the lock allows)."""
-        flight = self._refreshes.launch(
-            seen_generation, lambda: self._lead_refresh(trigger, seen_generation)
-        )
-        # A little beyond lock_wait: the refresh itself times out on the lock first.
-        timeout = wait if wait is not None else self.settings.lock_wait + 1.0
+
+        def lead() -> TokenState:
+            return self._lead_refresh(trigger, seen_generation)
+
         try:
-            return flight.result(timeout)
+            if wait is None:
+                # A little beyond lock_wait: the refresh itself times out on the lock first.
+                return self._refreshes.run_inline(
+                    seen_generation, lead, timeout=self.settings.lock_wait + 1.0
+                )
+            # A caller that may give up leaves the refresh to a thread of its own.
+            return self._refreshes.launch(seen_generation, lead).result(wait)
         except FlightTimeout:
             # Not a failure (the refresh goes on and counts its own outcome).
             raise TokenUnavailable(FailureReason.REFRESH_IN_PROGRESS) from None
@@ -705,7 +710,8 @@ class _RedisLockWait:
         settings = manager.settings
         started = time.monotonic()
         deadline = started + settings.lock_wait
-        self._return_if_moved()
+        # No check of the generation before the first try: the caller has just read it,
+        # and the lock holder re-reads the state anyway (_refresh_locked).
         lock = RefreshLock(manager.store.client, manager.store.lock_key, settings.lock_lease)
         while not lock.try_acquire():
             self._return_if_moved()
