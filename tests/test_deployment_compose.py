@@ -974,6 +974,6 @@ def test_health_check_tools_exist_in_upstream_and_offline_images(
 def test_ci_runs_the_compose_test_after_the_test_suite() -> None:
     ci = (REPO_ROOT / ".ci" / "run").read_text().splitlines()
     commands = [line.strip() for line in ci if line.strip().startswith("make ")]
-    assert commands[-2:] == ["make test", "make compose-test"]
+    assert commands[-3:] == ["make test", "make test-slow", "make compose-test"]
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert re.search(r"^compose-test:\n\tbash docker/compose-test\.sh", makefile, re.MULTILINE)
