@@ -10,7 +10,7 @@ from pydantic import Field, InstanceOf, SecretStr, ValidationInfo, field_validat
 from api.downloads import chosen_download_mode
 from api.keys import ApiKeys
 from dbsync.databases import DEFAULT_DATABASE, parse_databases
-from jobs.storage import check_storage_url
+from jobs.storage import StorageUrl
 from jobs.storage.config import PART_SIZE_VARIABLE
 from jobs.webhook_policy import WebhookPolicy, checked_webhook_secret
 from service_common.rate_limit import RateLimitSettings
@@ -32,7 +32,7 @@ class ApiSettings(ServiceSettings):
     )
     export_dir: Path = Field(default=Path("./exports"), validation_alias="EXPORT_DIR")
     # EXPORT_STORAGE_URL (empty: folders in export_dir) and how its files are handed out.
-    storage_url: str = Field(default="", validation_alias="EXPORT_STORAGE_URL")
+    storage_url: StorageUrl = Field(default="", validation_alias="EXPORT_STORAGE_URL")
     s3_part_bytes: PositiveCount | None = Field(default=None, validation_alias=PART_SIZE_VARIABLE)
     download_mode: str = Field(
         default="", validation_alias="EXPORT_DOWNLOAD_MODE", validate_default=True
@@ -72,12 +72,6 @@ class ApiSettings(ServiceSettings):
         if not isinstance(value, str):
             return value
         return ApiKeys.parse(value, info.data.get("admin_key_names", ""))
-
-    @field_validator("storage_url")
-    @classmethod
-    def _check_storage_url(cls, value: str) -> str:
-        check_storage_url(value, {})  # the part size is a field of its own
-        return value
 
     @field_validator("download_mode")
     @classmethod

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 
 from dbsync.databases import default_databases, parse_databases
-from jobs.storage import check_storage_url
+from jobs.storage import StorageUrl
 from jobs.storage.config import PART_SIZE_VARIABLE
 from jobs.webhook_policy import checked_webhook_secret
 from service_common.rate_limit import RateLimitSettings
@@ -44,7 +44,7 @@ class WorkerSettings(ServiceSettings):
     redis_url: str = Field(default=DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
     export_dir: Path = Field(default=Path(DEFAULT_EXPORT_DIR), validation_alias="EXPORT_DIR")
     # EXPORT_STORAGE_URL: file:///path or s3://bucket/prefix; empty: folders in export_dir.
-    storage_url: str = Field(default="", validation_alias="EXPORT_STORAGE_URL")
+    storage_url: StorageUrl = Field(default="", validation_alias="EXPORT_STORAGE_URL")
     s3_part_bytes: PositiveCount | None = Field(default=None, validation_alias=PART_SIZE_VARIABLE)
     token_service_url: str = Field(
         default=DEFAULT_TOKEN_SERVICE_URL, validation_alias="TOKEN_SERVICE_URL"
@@ -100,12 +100,6 @@ class WorkerSettings(ServiceSettings):
     def heartbeat_interval(self) -> float:
         """Several beats per stall timeout, so one late beat never looks like a death."""
         return min(30.0, max(0.2, self.stall_seconds / 4))
-
-    @field_validator("storage_url")
-    @classmethod
-    def _check_storage_url(cls, value: str) -> str:
-        check_storage_url(value, {})  # the part size is a field of its own
-        return value
 
     @field_validator("webhook_secret")
     @classmethod

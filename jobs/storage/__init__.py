@@ -12,6 +12,7 @@ from jobs.storage.base import (
 )
 from jobs.storage.config import (
     StorageConfigError,
+    StorageUrl,
     check_storage_url,
     is_object_storage,
     open_storage,
@@ -24,6 +25,7 @@ __all__ = [
     "StorageConfigError",
     "StorageNameError",
     "StorageUnavailable",
+    "StorageUrl",
     "StoredFile",
     "Upload",
     "check_storage_url",

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import SplitResult, unquote, urlsplit
+
+from pydantic import AfterValidator
 
 from jobs.storage.base import ExportStorage
 from jobs.storage.local import LocalStorage
@@ -34,6 +37,15 @@ def check_storage_url(url: str, env: Mapping[str, str]) -> None:
     parts = _parsed(url)
     if parts is not None and parts.scheme == "s3":
         _part_size(env)
+
+
+def _checked_storage_url(url: str) -> str:
+    check_storage_url(url, {})  # the part size is a settings field of its own
+    return url
+
+
+# EXPORT_STORAGE_URL as a settings field (API and workers): refused when the service starts.
+StorageUrl = Annotated[str, AfterValidator(_checked_storage_url)]
 
 
 def open_storage(url: str, export_dir: Path, env: Mapping[str, str]) -> ExportStorage:
