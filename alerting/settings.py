@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic import field_validator as check
+
+from service_common.configuration_error import ConfigurationError
+from service_common.secret_files import read_secret_file
 
 # Alertmanager's duration syntax (Prometheus' model.Duration), at least one unit.
 _DURATION = re.compile(r"(?=\d)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?")
@@ -161,11 +163,9 @@ def _secret(env: Mapping[str, str], name: str) -> str:
     if not path:
         return inline
     try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise AlertSettingsProblem(
-            f"{name}_FILE: cannot read {path}: {exc.strerror or exc}"
-        ) from None
+        return read_secret_file(f"{name}_FILE", path).strip()
+    except ConfigurationError as exc:
+        raise AlertSettingsProblem(str(exc)) from None
 
 
 def _describe(error: ValidationError) -> str:
