@@ -487,7 +487,16 @@ for line in sys.stdin:
             sys.exit(0)
 sys.exit(1)'
     }
-    wait_for 180 "the alert delivered to the webhook receiver" alert_delivered
+    if ! wait_for 180 "the alert delivered to the webhook receiver" alert_delivered; then
+        # Which link broke: whom Prometheus sends to, and what reached Alertmanager.
+        say "Prometheus's Alertmanagers:"
+        curl -sS "$prometheus/api/v1/alertmanagers" || true
+        printf '\n'
+        say "alerts Alertmanager holds:"
+        curl -sS "http://127.0.0.1:$alertmanager_port/api/v2/alerts" || true
+        printf '\n'
+        exit 1
+    fi
     done_phase
 else
     say "SKIPPED the Alertmanager delivery: docker-compose.yml has no alertmanager service yet"
