@@ -46,7 +46,9 @@ def create_app(settings: ApiSettings) -> Flask:
     app.extensions["jobs"] = JobStore(client)
     app.extensions["idempotency"] = IdempotencyStore(client)
     # The export files: EXPORT_STORAGE_URL's bucket, or folders under EXPORT_DIR.
-    app.extensions["storage"] = open_storage(settings.storage_url, settings.export_dir, os.environ)
+    app.extensions["storage"] = open_storage(
+        settings.storage_url, settings.export_dir, os.environ, part_size=settings.s3_part_bytes
+    )
     app.extensions["dispatcher"] = task_dispatcher(settings.redis_url)
     app.extensions["metrics_registry"] = registry
     on_wait, on_throttled = rate_limit_observers(registry)

@@ -78,8 +78,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         return
     moto: MotoServer = request.getfixturevalue("moto_server")
     bucket = moto.new_bucket()
-    env = moto.env(bucket, "team/exports", EXPORT_S3_PART_BYTES=str(PART))
-    storage = open_storage(env["EXPORT_STORAGE_URL"], tmp_path / "unused", env)
+    env = moto.env(bucket, "team/exports")
+    storage = open_storage(env["EXPORT_STORAGE_URL"], tmp_path / "unused", env, part_size=PART)
     assert isinstance(storage, S3Storage)
     yield Backend(storage, None, moto)
 
@@ -293,10 +293,8 @@ def test_the_storage_url_and_download_mode_are_checked_at_start(tmp_path: Path) 
     assert local.root == tmp_path / "files"
     for bad in ("exports", "file://host/x", "file:relative", "s3://", "s3://b/p?x=1", "gs://b"):
         with pytest.raises(StorageConfigError):
-            check_storage_url(bad, {})
-    with pytest.raises(StorageConfigError):
-        check_storage_url("s3://bucket/p", {"EXPORT_S3_PART_BYTES": "8M"})
-    check_storage_url("s3://bucket", {})
+            check_storage_url(bad)
+    check_storage_url("s3://bucket")
     assert chosen_download_mode("", "s3://b/p") == "redirect"
     assert chosen_download_mode("", "") == "proxy"
     assert chosen_download_mode("proxy", "s3://b") == "proxy"

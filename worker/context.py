@@ -108,7 +108,12 @@ def context(settings: WorkerSettings, dispatcher: Dispatcher) -> WorkerContext:
             jobs=JobStore(client),
             watermarks=WatermarkStore(client),
             engines=Engines(settings.databases()),
-            storage=open_storage(settings.storage_url, settings.export_dir, os.environ),
+            storage=open_storage(
+                settings.storage_url,
+                settings.export_dir,
+                os.environ,
+                part_size=settings.s3_part_bytes,
+            ),
             tokens=TokenServiceProvider(
                 settings.token_service_url, settings.token_service_secret.get_secret_value()
             ),

@@ -19,7 +19,8 @@ from pydantic import AfterValidator
 from jobs.storage.base import ExportStorage
 from jobs.storage.local import LocalStorage
 
-# S3 refuses parts below 5 MiB (except the last); a smaller size is for test servers.
+# The API's and the workers' settings validate it and hand it to open_storage. S3 refuses
+# parts below 5 MiB (except the last); a smaller size is for test servers.
 PART_SIZE_VARIABLE = "EXPORT_S3_PART_BYTES"
 
 
@@ -31,16 +32,14 @@ def is_object_storage(url: str) -> bool:
     return urlsplit(url.strip()).scheme == "s3"
 
 
-def check_storage_url(url: str, env: Mapping[str, str]) -> None:
-    """StorageConfigError when EXPORT_STORAGE_URL (or the part size) is malformed, checked
-    when a service starts rather than at its first file."""
-    parts = _parsed(url)
-    if parts is not None and parts.scheme == "s3":
-        _part_size(env)
+def check_storage_url(url: str) -> None:
+    """StorageConfigError when EXPORT_STORAGE_URL is malformed, checked when a service
+    starts rather than at its first file."""
+    _parsed(url)
 
 
 def _checked_storage_url(url: str) -> str:
-    check_storage_url(url, {})  # the part size is a settings field of its own
+    check_storage_url(url)
     return url
 
 
@@ -48,15 +47,18 @@ def _checked_storage_url(url: str) -> str:
 StorageUrl = Annotated[str, AfterValidator(_checked_storage_url)]
 
 
-def open_storage(url: str, export_dir: Path, env: Mapping[str, str]) -> ExportStorage:
+def open_storage(
+    url: str, export_dir: Path, env: Mapping[str, str], *, part_size: int | None = None
+) -> ExportStorage:
     """The storage EXPORT_STORAGE_URL (`url`) names, EXPORT_DIR's folders when it is empty;
-    StorageConfigError when it names none."""
+    StorageConfigError when it names none. `env` holds the AWS_* variables; `part_size`
+    (EXPORT_S3_PART_BYTES, already validated) bounds an S3 upload's parts."""
     parts = _parsed(url)
     if parts is None:
         return LocalStorage(export_dir)
     if parts.scheme == "file":
         return LocalStorage(Path(unquote(parts.path)))
-    return _s3(parts.netloc, unquote(parts.path), env)
+    return _s3(parts.netloc, unquote(parts.path), env, part_size)
 
 
 def _parsed(url: str) -> SplitResult | None:
@@ -77,23 +79,12 @@ def _parsed(url: str) -> SplitResult | None:
     )
 
 
-def _part_size(env: Mapping[str, str]) -> int:
-    from jobs.storage.s3 import DEFAULT_PART_SIZE
-
-    raw = env.get(PART_SIZE_VARIABLE, "")
-    if raw == "":
-        return DEFAULT_PART_SIZE
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise StorageConfigError(f"{PART_SIZE_VARIABLE} must be a positive integer, got {raw!r}")
-    return int(raw)
-
-
-def _s3(bucket: str, prefix: str, env: Mapping[str, str]) -> ExportStorage:
+def _s3(bucket: str, prefix: str, env: Mapping[str, str], part_size: int | None) -> ExportStorage:
     # Imported here: a deployment on local disk never loads boto3.
     import boto3
     from botocore.config import Config
 
-    from jobs.storage.s3 import S3Storage
+    from jobs.storage.s3 import DEFAULT_PART_SIZE, S3Storage
 
     endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
     config = Config(
@@ -111,4 +102,4 @@ def _s3(bucket: str, prefix: str, env: Mapping[str, str]) -> ExportStorage:
         aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
         region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
     ).client("s3", endpoint_url=endpoint, config=config)
-    return S3Storage(client, bucket, prefix, part_size=_part_size(env))
+    return S3Storage(client, bucket, prefix, part_size=part_size or DEFAULT_PART_SIZE)
