@@ -23,6 +23,7 @@ from service_common.redaction import SECRETS, SecretRegistry
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 TEXT, JSON = "text", "json"
 FORMATS = (TEXT, JSON)
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EX_CONFIG = 78  # what every service exits with on a configuration error
 
 
@@ -35,12 +36,22 @@ def log_format() -> str:
     """
     value = os.environ.get("LOG_FORMAT", "").strip().lower() or TEXT
     if value not in FORMATS:
-        print(
-            f"configuration error: LOG_FORMAT must be one of {', '.join(FORMATS)}, not {value!r}",
-            file=sys.stderr,
-        )
-        raise SystemExit(EX_CONFIG)
+        _refuse(f"LOG_FORMAT must be one of {', '.join(FORMATS)}, not {value!r}")
     return value
+
+
+def log_level(default: str = "INFO") -> str:
+    """LOG_LEVEL from the environment (empty: `default`), as a level name logging knows;
+    anything else stops the process, as LOG_FORMAT does."""
+    value = os.environ.get("LOG_LEVEL", "").strip().upper() or default
+    if value not in LEVELS:
+        _refuse(f"LOG_LEVEL must be one of {', '.join(LEVELS)}, not {value!r}")
+    return value
+
+
+def _refuse(problem: str) -> None:
+    print(f"configuration error: {problem}", file=sys.stderr)
+    raise SystemExit(EX_CONFIG)
 
 
 class RedactingJsonFormatter(JsonFormatter):
@@ -92,11 +103,12 @@ def formatter(kind: str | None = None) -> logging.Formatter:
 
 
 def configure_logging(level: str | None = None) -> None:
-    """Log to stderr at LOG_LEVEL (default INFO) in LOG_FORMAT; safe to call more than once."""
+    """Log to stderr at `level`, else LOG_LEVEL (default INFO), in LOG_FORMAT; safe to
+    call more than once."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel((level or os.environ.get("LOG_LEVEL", "INFO")).upper())
+    root.setLevel(level or log_level())
     # waitress logs every queue-depth warning at WARNING; keep them, but not its INFO chatter.
     logging.getLogger("waitress").setLevel(logging.WARNING)

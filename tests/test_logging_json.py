@@ -97,30 +97,43 @@ def test_secrets_are_masked_in_the_message_extras_and_traceback(
     assert "RuntimeError" in parsed[2]["exc_info"]
 
 
+SERVICES = {
+    "api": [sys.executable, "-m", "api"],
+    "token_service": [sys.executable, "-m", "token_service"],
+    "worker": [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker"],
+    "beat": [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat"],
+}
+
+
 @pytest.mark.parametrize(
-    "argv",
+    ("service", "variable", "value", "message"),
     [
-        [sys.executable, "-m", "api"],
-        [sys.executable, "-m", "token_service"],
-        [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker"],
-        [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat"],
+        *[
+            (service, "LOG_FORMAT", "xml", "LOG_FORMAT must be one of text, json, not 'xml'")
+            for service in SERVICES
+        ],
+        # Workers and beat take Celery's --loglevel instead.
+        *[
+            (service, "LOG_LEVEL", "verbose", "LOG_LEVEL must be one of DEBUG, INFO")
+            for service in ("api", "token_service")
+        ],
     ],
-    ids=["api", "token_service", "worker", "beat"],
 )
-def test_an_unknown_log_format_stops_the_service_with_a_configuration_error(
-    argv: list[str],
+def test_a_bad_logging_setting_stops_the_service_with_a_configuration_error(
+    service: str, variable: str, value: str, message: str
 ) -> None:
     done = subprocess.run(
-        argv,
+        SERVICES[service],
         cwd=REPO_ROOT,
-        env={**os.environ, "LOG_FORMAT": "xml", "REDIS_URL": "redis://127.0.0.1:9/0"},
+        env={**os.environ, variable: value, "REDIS_URL": "redis://127.0.0.1:9/0"},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == EX_CONFIG, done.stderr[-2000:]
-    assert "configuration error: LOG_FORMAT must be one of text, json, not 'xml'" in done.stderr
+    assert f"configuration error: {message}" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.slow
