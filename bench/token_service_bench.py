@@ -2,16 +2,20 @@
 
 1. Throughput and latency of `GET /v1/token` with 32 concurrent clients, beside the floor:
    a bare Redis read of the same state over 32 connections, in the same run.
-2. A storm: 200 callers at the moment of expiry. Upstream refreshes (must be 1), and the
-   callers' p99 latency divided by the sandbox's token-endpoint latency; beside it, in the
-   same run, the same 200 callers while the token is good (the machine's cost of 200
-   simultaneous calls) and the storm with callers on requests (the benchmark's old client).
+2. A storm: 200 callers at the moment of expiry. Upstream refreshes (must be 1 per
+   storm), and the callers' p99 latency divided by the sandbox's token-endpoint latency.
+   One storm's p99 is the second-slowest of 200 calls, so it swings with whatever else
+   the 2 cores do at that moment: the storm is repeated and the median and the worst
+   are reported. Beside them, in the same run, the same 200 callers while the token is
+   good (the machine's cost of 200 simultaneous calls) and one storm with callers on
+   requests (the benchmark's old client).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +35,9 @@ STORM_CALLERS = 200
 TOKEN_LATENCY_MS = 200
 # The storm's token lives this long, so the bench can wait for the moment it expires.
 STORM_TOKEN_LIFETIME_S = 3
+STORMS = 7
+# A storm's p99 may be at most this many times the token endpoint's latency.
+STORM_TARGET = 1.5
 
 
 def _hammer(call: Callable[[], None], clients: int, duration_s: float) -> tuple[Latencies, float]:
@@ -194,39 +201,49 @@ def storm() -> None:
         fake.reset_stats()
         floor, _ = _all_at_once(services)
         floor_refreshes = int(fake.stats()["token_endpoint"]["refresh_token"]["ok"])
-        latencies, generations, refreshes = _storm(services, fake, lean=True)
+        storms = [_storm(services, fake, lean=True) for _ in range(STORMS)]
         # The same storm with the callers on requests, as the benchmark measured before.
         heavy, _, heavy_refreshes = _storm(services, fake, lean=False)
     upstream = TOKEN_LATENCY_MS / 1000
-    added = latencies.p99 - floor.p99
+    ratios = sorted(latencies.p99 / upstream for latencies, _, _ in storms)
+    median = statistics.median(ratios)
+    median_p99 = median * upstream
+    met = sum(ratio <= STORM_TARGET for ratio in ratios)
+    refreshes = [count for _, _, count in storms]
+    generations = [sorted(handed_out) for _, handed_out, _ in storms]
     report(
         "token_storm",
         [
             ("callers (2 replicas)", str(STORM_CALLERS)),
-            ("upstream refreshes", str(refreshes)),
-            ("generations handed out", str(sorted(generations))),
             ("sandbox token latency", f"{TOKEN_LATENCY_MS} ms"),
-            ("callers p50 / p99", f"{latencies.p50 * 1000:.0f} ms / {latencies.p99 * 1000:.0f} ms"),
-            ("p99 / token latency", f"{latencies.p99 / upstream:.2f}x"),
+            ("storms", str(STORMS)),
+            ("upstream refreshes per storm", str(refreshes)),
+            ("generations handed out per storm", str(generations)),
+            ("p99 / token latency, median of storms", f"{median:.2f}x"),
+            ("p99 / token latency, every storm", ", ".join(f"{r:.2f}" for r in ratios)),
+            (f"storms at or under {STORM_TARGET}x", f"{met} of {STORMS}"),
             ("same callers, token still good: p99", f"{floor.p99 * 1000:.0f} ms"),
-            ("(storm p99 - that p99) / token latency", f"{added / upstream:.2f}x"),
+            (
+                "(median storm p99 - that p99) / token latency",
+                f"{(median_p99 - floor.p99) / upstream:.2f}x",
+            ),
             ("callers on requests: p99 / token latency", f"{heavy.p99 / upstream:.2f}x"),
         ],
         {
             "callers": STORM_CALLERS,
+            "storms": STORMS,
             "refreshes": refreshes,
-            "generations": sorted(generations),
+            "generations": generations,
             "token_latency_s": upstream,
-            "p50": latencies.p50,
-            "p99": latencies.p99,
-            "p99_over_token_latency": latencies.p99 / upstream,
+            "p99_over_token_latency": ratios,
+            "median_p99_over_token_latency": median,
             "no_refresh_p99": floor.p99,
-            "added_over_token_latency": added / upstream,
+            "added_over_token_latency": (median_p99 - floor.p99) / upstream,
             "requests_callers_p99": heavy.p99,
             "requests_callers_p99_over_token_latency": heavy.p99 / upstream,
         },
     )
     assert floor_refreshes == 0, f"the no-refresh burst refreshed {floor_refreshes} times"
-    assert refreshes == 1, f"storm caused {refreshes} refreshes"
+    assert refreshes == [1] * STORMS, f"storms caused {refreshes} refreshes"
     assert heavy_refreshes == 1, f"storm on requests caused {heavy_refreshes} refreshes"
-    assert len(generations) == 1, f"callers got generations {sorted(generations)}"
+    assert all(len(g) == 1 for g in generations), f"callers got generations {generations}"
