@@ -225,7 +225,8 @@ cleanup() {
 }
 # One run per machine: a second would share this one's engine socket, data, logs and compose
 # project, and its cleanup would tear this run's stack down. Taken before the cleanup trap,
-# so a run that gives up waiting removes nothing.
+# so a run that gives up waiting removes nothing. The background processes started below
+# do not inherit it: the lock is held by this script alone.
 mkdir -p "$state"
 exec {run_lock}>"$state/run.lock"
 if ! flock --nonblock "$run_lock"; then
@@ -295,7 +296,7 @@ else
     dockerd --storage-driver=vfs --data-root "$state/docker" \
         --exec-root /run/revizto-compose-test/exec --pidfile /run/revizto-compose-test/dockerd.pid \
         --host "$DOCKER_HOST" --bridge=none --default-address-pool base=10.213.0.0/16,size=24 \
-        >"$logs/dockerd.log" 2>&1 &
+        >"$logs/dockerd.log" 2>&1 {run_lock}>&- &
     started_dockerd=$!
     wait_for 60 "dockerd answering" docker info >/dev/null 2>&1 \
         || { tail -20 "$logs/dockerd.log"; exit 1; }
@@ -313,7 +314,7 @@ echo "$disk_baseline_mb" >"$logs/disk-peak"
         now="$(used_mb "$state")"
         if ((now > peak)); then peak=$now && echo "$peak" >"$logs/disk-peak"; fi
     done
-) &
+) {run_lock}>&- &
 disk_sampler=$!
 done_phase
 

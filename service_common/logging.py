@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -49,7 +49,7 @@ def log_level(default: str = "INFO") -> str:
     return value
 
 
-def _refuse(problem: str) -> None:
+def _refuse(problem: str) -> NoReturn:
     print(f"configuration error: {problem}", file=sys.stderr)
     raise SystemExit(EX_CONFIG)
 
