@@ -32,7 +32,7 @@ DEMO_DIR = REPO_ROOT / ".demo"
 JOB_TIMEOUT_S = 300
 
 
-def main(argv: list[str] | None = None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m demo",
         description=__doc__,
@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         default=DEMO_DIR,
         help="where runs go (default .demo/ in the repository)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser()
     args = parser.parse_args(argv)
     if args.api_url:
         if not args.api_key:

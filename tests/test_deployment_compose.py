@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import re
 import shlex
 import subprocess
@@ -21,6 +22,7 @@ import yaml
 from alerting.__main__ import build_parser as alerting_parser
 from alerting.settings import AlertSettings
 from api.settings import ApiSettings
+from demo.__main__ import argument_parser as demo_argument_parser
 from service_common.configuration_error import ConfigurationError
 from service_common.wsgi import parse_bind
 from tests.support.processes import REPO_ROOT
@@ -410,7 +412,7 @@ def test_the_demo_client_command_uses_flags_the_demo_has(
         check=True,
         timeout=60,
     ).stdout
-    for flag in (arg for arg in args[3:] if arg.startswith("--")):
+    for flag in (arg.split("=", 1)[0] for arg in args[3:] if arg.startswith("--")):
         assert flag in help_text, f"python -m demo has no {flag}"
     assert args[args.index("--api-url") + 1] == f"http://api:{SERVICE_PORTS['api']}"
 
@@ -422,17 +424,21 @@ def test_the_demo_client_gets_the_first_api_key_and_python_stays_pid_1(
     assert shell[:2] == ["sh", "-c"]
     assert shell[2].startswith("exec "), "without exec the shell would be PID 1"
     script = interpolate(shell[2], demo_env)
-    # What the container's shell does with it, the keys in their secret file:
-    keys = "first-key-of-sixteen-chars,second-key-of-sixteen"
+    # What the container's shell does with it, the keys in their secret file, and what the
+    # demo's own parser makes of the arguments. The first key starts with "-", as one key
+    # in 64 from secrets.token_urlsafe does: `--api-key -first…` would be a usage error.
+    keys = "-first-key-of-sixteen-chars,second-key-of-sixteen"
     env = container_environment(compose, "demo", {"EXPORTER_API_KEYS": keys}, tmp_path)
+    report_argv = f"exec {sys.executable} -c 'import json, sys; print(json.dumps(sys.argv[1:]))'"
     done = subprocess.run(
-        ["sh", "-c", script.replace("exec python", "echo", 1)],
+        ["sh", "-c", script.replace("exec python -m demo", report_argv, 1)],
         env={**env, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=True,
     )
-    assert done.stdout.split()[-1] == "first-key-of-sixteen-chars"
+    args = demo_argument_parser().parse_args(json.loads(done.stdout))
+    assert args.api_key == "-first-key-of-sixteen-chars"
 
 
 def test_the_demo_credentials_script_is_mounted_from_this_repository(
