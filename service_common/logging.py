@@ -112,3 +112,5 @@ def configure_logging(level: str | None = None) -> None:
     root.setLevel(level or log_level())
     # waitress logs every queue-depth warning at WARNING; keep them, but not its INFO chatter.
     logging.getLogger("waitress").setLevel(logging.WARNING)
+    # uvicorn (the token service) likewise: its start and stop lines repeat our own.
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)

@@ -8,12 +8,13 @@ import logging
 import sys
 
 from revizto.errors import AccessCodeRejected, AccessCodeWrongRegion, ReviztoError
+from service_common.asgi import serve_asgi
 from service_common.configuration_error import ConfigurationError, report_configuration_error
 from service_common.logging import configure_logging
 from service_common.redaction import install_masking
-from service_common.wsgi import serve
 from token_service.app import create_app
 from token_service.config import Settings
+from token_service.front import TokenFront
 from token_service.keepalive import keep_alive
 from token_service.runtime import Runtime, build_runtime, open_storage, seal_mirror
 from token_service.state_watch import state_watch
@@ -64,8 +65,8 @@ def _serve(runtime: Runtime) -> int:
         keep_alive(runtime.manager, runtime.settings.keepalive).start()
     if runtime.settings.state_check > 0:
         state_watch(runtime.manager, runtime.settings.state_check).start()
-    serve(
-        create_app(runtime),
+    serve_asgi(
+        TokenFront(runtime, create_app(runtime)),
         runtime.settings.bind,
         threads=runtime.settings.threads,
         name="token_service",

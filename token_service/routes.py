@@ -18,6 +18,11 @@ from token_service.state import TokenState
 
 bp = Blueprint("tokens", __name__, url_prefix="/v1")
 
+TOKEN_PATH = "/v1/token"  # noqa: S105 (a route, not a secret)
+# The ASGI scope key under which the front (token_service/front.py) hands over the
+# exception of a token read it already made, to be rendered here like any other.
+FAILED_READ = "token_service.failed_read"
+
 
 def _manager() -> TokenManager:
     manager: TokenManager = current_app.extensions["token_manager"]
@@ -38,7 +43,7 @@ def require_shared_secret() -> Response | None:
     )
 
 
-def token_body(state: TokenState, manager: TokenManager) -> dict[str, Any]:
+def token_body(state: TokenState, manager: TokenManager, base_url: str) -> dict[str, Any]:
     # `refresh_at` (beyond the contract's three fields) lets callers cache the token until
     # the service would refresh it anyway.
     return {
@@ -47,21 +52,28 @@ def token_body(state: TokenState, manager: TokenManager) -> dict[str, Any]:
         "generation": state.generation,
         "refresh_at": manager.refresh_due_at(state),
         # The region the token belongs to, so workers need no Revizto URL of their own.
-        "base_url": current_app.config["REVIZTO_BASE_URL"],
+        "base_url": base_url,
     }
+
+
+def _reply(state: TokenState, manager: TokenManager) -> Response:
+    return jsonify(token_body(state, manager, current_app.config["REVIZTO_BASE_URL"]))
 
 
 @bp.get("/token")
 def get_token() -> Response:
+    failed: Exception | None = request.environ.get("asgi.scope", {}).get(FAILED_READ)
+    if failed is not None:
+        raise failed
     manager = _manager()
-    return jsonify(token_body(manager.get_token(), manager))
+    return _reply(manager.get_token(), manager)
 
 
 @bp.post("/token/refresh")
 def refresh_token() -> Response:
     body = parse_body(request, RefreshRequest)
     manager = _manager()
-    return jsonify(token_body(manager.refresh_after_rejection(body.generation), manager))
+    return _reply(manager.refresh_after_rejection(body.generation), manager)
 
 
 @bp.put("/credentials")

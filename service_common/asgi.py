@@ -1,0 +1,56 @@
+"""Serve an ASGI app with uvicorn: one process, one event loop (the token service).
+
+Like `service_common.wsgi.serve`, a single process, so a SIGKILL of a token-service
+process kills exactly the process doing the refresh, and the same start and stop log
+lines, so operators and tests see no difference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from service_common.wsgi import parse_bind
+
+log = logging.getLogger(__name__)
+
+# waitress's idle keep-alive timeout, which the token clients' pooled connections knew.
+KEEP_ALIVE_SECONDS = 120
+# How long a stop waits for requests in flight (a refresh under way finishes within it).
+GRACEFUL_STOP_SECONDS = 10
+
+
+def serve_asgi(app: Any, bind: str, *, name: str, threads: int) -> None:
+    """Serve `app` until SIGTERM or SIGINT; logs the address once it is listening."""
+    host, port = parse_bind(bind)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="off",
+        log_config=None,  # service_common.logging has configured logging already
+        access_log=False,
+        proxy_headers=False,  # as waitress's clear_untrusted_proxy_headers
+        server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_graceful_shutdown=GRACEFUL_STOP_SECONDS,
+    )
+    server = uvicorn.Server(config)
+    # Bound before the log line, as waitress does: "listening" means it.
+    sockets = [config.bind_socket()]
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    # uvicorn stops gracefully on SIGTERM, then re-raises the signal to the handler it
+    # found: this one, so the process exits 0 as under waitress rather than by the signal.
+    signal.signal(signal.SIGTERM, stop)
+    log.info("listening server=%s address=http://%s:%d threads=%d", name, host, port, threads)
+    with contextlib.suppress(SystemExit, KeyboardInterrupt):
+        server.run(sockets=sockets)
+    log.info("stopping server=%s", name)
