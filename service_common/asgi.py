@@ -26,7 +26,9 @@ GRACEFUL_STOP_SECONDS = 10
 
 
 def serve_asgi(app: Any, bind: str, *, name: str, threads: int) -> None:
-    """Serve `app` until SIGTERM or SIGINT; logs the address once it is listening."""
+    """Serve `app` until SIGTERM or SIGINT; logs the address once it is listening.
+
+    `threads` is only reported: the app owns its thread pool (a2wsgi's, for Flask)."""
     host, port = parse_bind(bind)
     config = uvicorn.Config(
         app,

@@ -1,7 +1,9 @@
 """Default settings of the token service, each with the reason for its value."""
 
 DEFAULT_BIND = "127.0.0.1:8081"
-DEFAULT_THREADS = 16  # callers mostly wait on Redis or on one refresh; threads are cheap
+# Threads for the Flask routes: refresh reports, credentials, health, metrics. Callers of
+# GET /v1/token wait on the event loop and hold none (token_service/front.py).
+DEFAULT_THREADS = 16
 DEFAULT_APPSETTINGS_PATH = "./appsettings.json"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_PREFIX = "rxp:token:"

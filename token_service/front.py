@@ -7,11 +7,12 @@ GIL (the storm benchmark's p99 was the refresh plus a full 200-call burst). Here
 callers wait on the event loop for one shared read (`SharedRead`), whose reply is
 rendered once and sent to all of them.
 
-Only an authorised `GET /v1/token` that succeeds is answered here. Everything else,
-including a refused secret and a read that failed, goes to the Flask application
-(through a2wsgi's thread pool), so its handlers stay the one place where an error
-becomes problem+json and where requests are counted; a failed read's exception travels
-with the request (`FAILED_READ`) so it is rendered without reading again.
+Only an authorised `GET /v1/token` that succeeds is answered here, and counted in the
+same metric as Flask's replies. Everything else, including a refused secret and a read
+that failed, goes to the Flask application (through a2wsgi's thread pool), so its
+handlers stay the one place where an error becomes problem+json; a failed read's
+exception travels with the request (`FAILED_READ`) so it is rendered without reading
+again.
 """
 
 from __future__ import annotations
