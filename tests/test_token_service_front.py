@@ -4,6 +4,8 @@ again, and nobody can tell which layer answered."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
@@ -12,11 +14,12 @@ import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.sandbox import SandboxFactory
+from tests.support.sandbox import SandboxFactory, SandboxProcess
 from tests.support.token_service import StartService, TokenServiceProcess, token
 from tests.support.waiting import wait_until
 
 CALLERS = 40
+INFLIGHT_KEY = "rxp:token:inflight"
 
 
 def _all_at_once(service: TokenServiceProcess, callers: int) -> list[requests.Response]:
@@ -44,18 +47,23 @@ def _refresh_failures(service: TokenServiceProcess) -> float:
     )
 
 
-def _wait_for_expiry(service: TokenServiceProcess) -> None:
+def _expired(
+    sandbox_factory: SandboxFactory, start_service: StartService, **faults: object
+) -> tuple[SandboxProcess, TokenServiceProcess]:
+    """A service whose 3 s token has just expired, and its sandbox with `faults` set: the
+    next caller of GET /v1/token waits for a refresh."""
+    sandbox = sandbox_factory(token_lifetime=3, projects=1, issues_per_project=5)
+    service = start_service(sandbox, TOKEN_KEEPALIVE_SECONDS="0")
     expires_at = token(service)["expires_at"]
     wait_until(lambda: time.time() > expires_at + 0.2, timeout=15, what="the token expired")
+    sandbox.set_faults(**faults)
+    return sandbox, service
 
 
 def test_callers_waiting_for_one_refresh_share_one_read(
     sandbox_factory: SandboxFactory, start_service: StartService, redis_url: str
 ) -> None:
-    sandbox = sandbox_factory(token_lifetime=3, projects=1, issues_per_project=5)
-    service = start_service(sandbox, TOKEN_KEEPALIVE_SECONDS="0")
-    _wait_for_expiry(service)
-    sandbox.set_faults(token_latency_ms=1500)
+    sandbox, service = _expired(sandbox_factory, start_service, token_latency_ms=1500)
     sandbox.reset_stats()
     client = redis.Redis.from_url(redis_url)
     reads_before = _hgetall_calls(client)
@@ -71,14 +79,14 @@ def test_callers_waiting_for_one_refresh_share_one_read(
 def test_a_failed_shared_read_is_one_failed_round_rendered_for_every_caller(
     sandbox_factory: SandboxFactory, start_service: StartService
 ) -> None:
-    sandbox = sandbox_factory(token_lifetime=3, projects=1, issues_per_project=5)
-    service = start_service(sandbox, TOKEN_KEEPALIVE_SECONDS="0")
-    _wait_for_expiry(service)
-    failures_before = _refresh_failures(service)
     # Every attempt of the round fails, slowly enough that all callers join it.
-    sandbox.set_faults(
-        token_latency_ms=300, fail_next={"count": 100, "status": 503, "scope": "token"}
+    _, service = _expired(
+        sandbox_factory,
+        start_service,
+        token_latency_ms=300,
+        fail_next={"count": 100, "status": 503, "scope": "token"},
     )
+    failures_before = _refresh_failures(service)
     replies = _all_at_once(service, CALLERS)
     for reply in replies:
         assert reply.status_code == 503
@@ -115,3 +123,18 @@ def test_the_reply_and_its_count_do_not_depend_on_which_layer_answered(
     assert (
         count("revizto_token_service_requests_total", route="/v1/token/refresh", status="200") == 1
     )
+
+
+def test_a_stop_lets_a_caller_waiting_on_a_refresh_have_its_token_then_exits_0(
+    sandbox_factory: SandboxFactory, start_service: StartService, redis_url: str
+) -> None:
+    _, service = _expired(sandbox_factory, start_service, token_latency_ms=1500)
+    store = redis.Redis.from_url(redis_url)
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(service.get_token, 30)
+        wait_until(lambda: store.exists(INFLIGHT_KEY), timeout=10, what="refresh in flight")
+        os.kill(service.process.pid, signal.SIGTERM)
+        reply = waiting.result(timeout=30)
+    assert reply.status_code == 200
+    assert service.process.popen.wait(timeout=20) == 0
+    assert "stopping server=token_service" in service.log()
