@@ -17,19 +17,19 @@ again.
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from a2wsgi import WSGIMiddleware
 from a2wsgi.asgi_typing import Receive, Scope, Send
-from flask import Flask
+from flask import Flask, Response
 
 from service_common.auth import bearer_token, matches_any
 from token_service.routes import FAILED_READ, TOKEN_PATH, token_body
 from token_service.runtime import Runtime
 from token_service.shared_read import SharedRead
 
-_HEADERS = [(b"content-type", b"application/json")]
+# A rendered reply: its body and its headers, as ASGI sends them.
+Rendered = tuple[bytes, list[tuple[bytes, bytes]]]
 
 
 class TokenFront:
@@ -39,10 +39,16 @@ class TokenFront:
         self._answered = runtime.metrics.requests.labels(route=TOKEN_PATH, status="200")
         manager, base_url = runtime.manager, runtime.base_url
 
-        def read() -> bytes:
+        def read() -> Rendered:
             body = token_body(manager.get_token(), manager, base_url)
-            # As Flask's jsonify writes it, so a caller cannot tell which layer answered.
-            return json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+            # By Flask's own JSON provider, as jsonify renders it: a caller cannot tell
+            # which layer answered.
+            reply = cast(Response, app.json.response(body))  # an app.response_class
+            headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in reply.headers.items()
+            ]
+            return reply.get_data(), headers
 
         self._read = SharedRead(read)
 
@@ -51,13 +57,12 @@ class TokenFront:
             await self._flask(scope, receive, send)
             return
         try:
-            body = await self._read()
+            body, headers = await self._read()
         except Exception as exc:
             # An extra scope key: a2wsgi hands the whole scope on as environ["asgi.scope"].
             await self._flask(cast(Scope, {**scope, FAILED_READ: exc}), receive, send)
             return
         self._answered.inc()
-        headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
