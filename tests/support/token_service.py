@@ -7,7 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +97,19 @@ class TokenServiceProcess:
 
     def metric(self, name: str, **labels: str) -> float | None:
         """The value of one sample (by full sample name and labels), or None if absent."""
+        return next(self._samples(name, labels), None)
+
+    def metric_total(self, name: str, **labels: str) -> float:
+        """The sum of every sample of `name` with `labels`, whatever its other labels."""
+        return sum(self._samples(name, labels))
+
+    def _samples(self, name: str, labels: dict[str, str]) -> Iterator[float]:
         for family in text_string_to_metric_families(self.metrics_text()):
             for sample in family.samples:
                 if sample.name == name and all(
                     sample.labels.get(k) == v for k, v in labels.items()
                 ):
-                    return float(sample.value)
-        return None
+                    yield float(sample.value)
 
     def cli(self, *args: str, timeout: float = 60) -> tuple[int, str, str]:
         """Run `python -m token_service ARGS` with this service's environment."""
