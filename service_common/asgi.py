@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-from types import FrameType
 from typing import Any
 
 import uvicorn
 
-from service_common.wsgi import parse_bind
+from service_common.wsgi import listening, parse_bind
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +44,9 @@ def serve_asgi(app: Any, bind: str, *, name: str, threads: int) -> None:
     # Bound before the log line, as waitress does: "listening" means it.
     sockets = [config.bind_socket()]
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(0)
-
     # uvicorn stops gracefully on SIGTERM, then re-raises the signal to the handler it
-    # found: this one, so the process exits 0 as under waitress rather than by the signal.
-    signal.signal(signal.SIGTERM, stop)
-    log.info("listening server=%s address=http://%s:%d threads=%d", name, host, port, threads)
+    # found: the one `listening` installs, so the process exits 0 as under waitress.
+    listening(name, host, port, threads)
     with contextlib.suppress(SystemExit, KeyboardInterrupt):
         server.run(sockets=sockets)
     log.info("stopping server=%s", name)

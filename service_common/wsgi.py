@@ -30,6 +30,17 @@ def parse_bind(bind: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def listening(name: str, host: str, port: int, threads: int) -> None:
+    """From here on SIGTERM stops the server as SystemExit(0), like Ctrl-C; and the line
+    operators and tests look for says where it listens. Shared by both servers."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("listening server=%s address=http://%s:%d threads=%d", name, host, port, threads)
+
+
 def serve(app: Any, bind: str, *, threads: int, name: str, connection_limit: int = 1000) -> None:
     """Serve `app` until SIGTERM or SIGINT; logs the address once it is listening."""
     host, port = parse_bind(bind)
@@ -45,11 +56,7 @@ def serve(app: Any, bind: str, *, threads: int, name: str, connection_limit: int
         clear_untrusted_proxy_headers=True,
     )
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    log.info("listening server=%s address=http://%s:%d threads=%d", name, host, port, threads)
+    listening(name, host, port, threads)
     try:
         server.run()
     except (SystemExit, KeyboardInterrupt):
